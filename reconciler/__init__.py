@@ -1,0 +1,3 @@
+"""smtpcfg: SMTP settings as code."""
+
+__version__ = "0.1.0"

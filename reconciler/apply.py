@@ -1,0 +1,58 @@
+"""Carry out a plan against the store: one transaction, with an audit record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.errors import SmtpcfgError
+from reconciler.plan.model import Change, Plan
+from reconciler.plan.safety import threshold_breach
+from reconciler.store.base import PendingAudit, Store, Write
+
+
+def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force: bool) -> int:
+    """Apply all of `plan` or nothing; return the store's new revision.
+
+    The store re-checks, inside its lock, that it is still at the plan's revision, so a
+    plan that went stale between `plan` and `apply` is refused, never half-applied.
+    """
+    breach = threshold_breach(plan, threshold)
+    if breach and not force:
+        raise SmtpcfgError(f"refusing to apply: {breach}")
+    audit = PendingAudit(
+        actor=actor,
+        source=plan.source,
+        plan_digest=plan.digest(),
+        changes=[_audit_change(change) for change in plan.changes],
+    )
+    return store.apply(_writes(plan), plan.store, audit)
+
+
+def _writes(plan: Plan) -> list[Write]:
+    writes = []
+    secret_versions = {item["resource"]: item for item in plan.secrets}
+    for change in plan.changes:
+        if change.previous is not None:
+            writes.append(Write("delete", change.previous))
+        if change.action == "delete":
+            writes.append(Write("delete", change.key))
+            continue
+        status = {}
+        seen = secret_versions.get(str(change.key))
+        if seen is not None and seen.get("version") is not None:
+            status["passwordVersion"] = seen["version"]
+        action = "update" if change.action == "update" else "create"
+        writes.append(Write(action, change.key, change.after, status))
+    return writes
+
+
+def _audit_change(change: Change) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "action": change.action,
+        "kind": change.key.kind,
+        "name": change.key.name,
+        "fields": [field.to_json() for field in change.fields],
+    }
+    if change.previous is not None:
+        entry["previousName"] = change.previous.name
+    return entry

@@ -1,0 +1,1 @@
+"""The `smtpcfg` command line. Commands import heavy modules only when they run."""

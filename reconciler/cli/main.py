@@ -1,0 +1,70 @@
+"""The `smtpcfg` entry point: the command group and how errors leave the process."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from reconciler import __version__
+from reconciler.cli import manifest_commands, read_commands
+from reconciler.errors import SmtpcfgError
+
+EXIT_ERROR = 1
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="smtpcfg")
+def cli() -> None:
+    """SMTP settings as code: validate, plan and apply YAML manifests to a store.
+
+    \b
+    Typical use:
+      smtpcfg validate -f manifests/
+      smtpcfg plan -f manifests/ --out plan.json
+      smtpcfg apply plan.json
+
+    The store is chosen by --store or SMTPCFG_STORE (default sqlite:///smtpcfg.db).
+    """
+
+
+for command in (*manifest_commands.COMMANDS, *read_commands.COMMANDS):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Run the CLI. Exit 0 ok, 1 error, 2 changes (plan --detailed-exitcode).
+
+    Click's own usage errors would exit 2, which `plan --detailed-exitcode` reserves
+    for "changes present"; here every error exits 1.
+    """
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        code = EXIT_ERROR
+    except click.ClickException as error:
+        error.show()
+        code = EXIT_ERROR
+    except SmtpcfgError as error:
+        _report(error)
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(error: SmtpcfgError) -> None:
+    lines = getattr(error, "lines", None)
+    if callable(lines):
+        for line in lines():
+            click.echo(line, err=True)
+    click.echo(f"Error: {error}", err=True)
+    if os.environ.get("SMTPCFG_DEBUG"):
+        raise error

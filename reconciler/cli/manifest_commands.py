@@ -1,0 +1,199 @@
+"""Commands that read manifests: validate, plan, apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler.cli.options import F, manifests_option, store_option, use_color
+from reconciler.errors import SmtpcfgError
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Plan
+
+EXIT_CHANGES = 2
+
+
+@click.command()
+@manifests_option(required=True)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check manifests offline: schema, values and cross-references.
+
+    Every problem is listed as `file:line:col: Kind/name: field: message`; the
+    exit status is 1 if there is any. Neither the store nor Vault is contacted.
+
+    \b
+    Example:
+      smtpcfg validate -f manifests/ -f extra.yaml
+    """
+    from reconciler.manifests.load import load_manifests
+
+    manifests = load_manifests(paths)
+    count = len(manifests.resources)
+    click.echo(f"{count} resource{'s' if count != 1 else ''} valid.")
+
+
+def _threshold_option(function: F) -> F:
+    return click.option(
+        "--safety-threshold",
+        "threshold",
+        type=click.FloatRange(0, 100),
+        default=30.0,
+        show_default=True,
+        metavar="PERCENT",
+        help="Largest share of stored resources one apply may update or delete "
+        "(applies once the store holds 10 or more).",
+    )(function)
+
+
+def _source_option(function: F) -> F:
+    return click.option(
+        "--source",
+        metavar="TEXT",
+        help="Where the manifests come from, for the audit log "
+        "[default: $GITHUB_SHA or the manifests' git commit].",
+    )(function)
+
+
+@click.command()
+@manifests_option(required=True)
+@store_option
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan (JSON, with its digest) for `smtpcfg apply FILE`.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="How to print the plan.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@_threshold_option
+@_source_option
+def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_format: str,
+         detailed_exitcode: bool, threshold: float, source: str | None) -> None:
+    """Show what apply would change in the store.
+
+    A plan over the safety threshold still succeeds, with a warning: only apply
+    refuses it.
+
+    \b
+    Examples:
+      smtpcfg plan -f manifests/
+      smtpcfg plan -f manifests/ --format markdown --out plan.json > plan.md
+      smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
+    """
+    plan_ = _make_plan(paths, store_url, threshold, source, create_store=False)
+    if out_path is not None:
+        from reconciler.plan.planfile import save_plan
+
+        save_plan(plan_, out_path)
+    _print_plan(plan_, output_format)
+    if out_path is not None and output_format == "text":
+        click.echo(f"Saved the plan to {out_path}. Apply it with: smtpcfg apply {out_path}")
+    if detailed_exitcode and plan_.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@click.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@manifests_option(required=False)
+@store_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--force", is_flag=True, help="Apply even over the safety threshold.")
+@click.option("--actor", metavar="NAME",
+              help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].")
+@_threshold_option
+@_source_option
+def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_approve: bool,
+          force: bool, actor: str | None, threshold: float, source: str | None) -> None:
+    """Apply manifests, or a saved plan, to the store in one transaction.
+
+    From manifests, the plan is shown first and applied after you type `yes`
+    (or with --auto-approve, which a job without a terminal needs). A saved plan
+    is applied without a prompt if the store has not changed since it was made.
+
+    \b
+    Examples:
+      smtpcfg apply -f manifests/
+      smtpcfg apply -f manifests/ --auto-approve --actor ci-bot
+      smtpcfg apply plan.json
+    """
+    from reconciler.apply import apply_plan
+    from reconciler.provenance import detect_actor
+    from reconciler.store.open import open_store
+
+    if bool(plan_file) == bool(paths):
+        raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
+    if plan_file is not None:
+        from reconciler.plan.planfile import load_plan
+
+        plan_ = load_plan(plan_file)
+        if source:
+            plan_.source = source
+        click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
+    else:
+        plan_ = _make_plan(paths, store_url, threshold, source, create_store=False)
+        _print_plan(plan_, "text")
+        if plan_.has_changes and not auto_approve:
+            _confirm()
+    if not plan_.has_changes:
+        click.echo("Nothing to apply.")
+        return
+    store = open_store(store_url, create=True)
+    try:
+        revision = apply_plan(plan_, store, actor=detect_actor(actor, os.environ),
+                              threshold=threshold, force=force)
+    finally:
+        store.close()
+    counts = plan_.summary()
+    click.echo(
+        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['replace']} replaced, {counts['delete']} deleted. "
+        f"Store revision {revision}, plan digest {plan_.digest()}."
+    )
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise SmtpcfgError(
+            "refusing to apply without confirmation: there is no terminal to ask on; "
+            "review the plan and pass --auto-approve, or apply a saved plan file"
+        )
+    answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="",
+                          show_default=False)
+    if answer != "yes":
+        raise SmtpcfgError("apply cancelled; nothing was changed")
+
+
+def _make_plan(paths: tuple[str, ...], store_url: str, threshold: float, source: str | None,
+               *, create_store: bool) -> Plan:
+    from reconciler.manifests.load import load_manifests
+    from reconciler.plan.build import make_plan
+    from reconciler.provenance import detect_source
+    from reconciler.store.open import open_store
+
+    manifests = load_manifests(paths)
+    store = open_store(store_url, create=create_store)
+    try:
+        return make_plan(manifests, store, threshold=threshold,
+                         source=detect_source(source, os.environ, manifests.files))
+    finally:
+        store.close()
+
+
+def _print_plan(plan_: Plan, output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps(plan_.to_json(), indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        from reconciler.plan.render_markdown import render_markdown
+
+        click.echo(render_markdown(plan_))
+    else:
+        from reconciler.plan.render_text import render_text
+
+        click.echo(render_text(plan_, color=use_color()), color=use_color())
+
+
+COMMANDS = (validate, plan, apply)

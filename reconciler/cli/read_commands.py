@@ -1,0 +1,183 @@
+"""Commands that read the store: get, export, history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.cli.options import store_option
+from reconciler.errors import SmtpcfgError
+
+if TYPE_CHECKING:
+    from reconciler.model import StoredResource
+    from reconciler.store.base import Store
+
+#: Names users type for each kind, as kubectl accepts plural and short forms.
+_KIND_ALIASES = {
+    "smtpsettings": "SmtpSettings",
+    "smtp": "SmtpSettings",
+    "user": "User",
+    "users": "User",
+    "emailtemplate": "EmailTemplate",
+    "emailtemplates": "EmailTemplate",
+    "template": "EmailTemplate",
+    "templates": "EmailTemplate",
+}
+
+
+@contextmanager
+def _reading(store_url: str) -> Iterator[Store]:
+    from reconciler.store.open import open_store
+
+    store = open_store(store_url, create=False)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@click.command()
+@click.argument("kind", required=False)
+@click.argument("name", required=False)
+@store_option
+@click.option("-o", "--output", "output_format", type=click.Choice(["table", "yaml", "json"]),
+              default="table", show_default=True)
+def get(kind: str | None, name: str | None, store_url: str, output_format: str) -> None:
+    """Show resources in the store, with the fields the store owns.
+
+    KIND is SmtpSettings, User or EmailTemplate (case-insensitive; plurals work).
+
+    \b
+    Examples:
+      smtpcfg get
+      smtpcfg get smtpsettings
+      smtpcfg get user ops -o yaml
+    """
+    from reconciler.model import ResourceKey
+
+    canonical = _kind(kind) if kind else None
+    with _reading(store_url) as store:
+        if canonical and name:
+            found = store.resource(ResourceKey(canonical, name))
+            if found is None:
+                raise SmtpcfgError(f"{canonical}/{name} not found in {store.url}")
+            resources = [found]
+        else:
+            resources = store.resources(canonical)
+    documents = [resource.to_manifest_with_status() for resource in resources]
+    if output_format == "json":
+        body: Any = documents[0] if name else {"items": documents}
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    elif output_format == "yaml":
+        click.echo(_yaml(documents), nl=False)
+    else:
+        _echo_table(["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"],
+                    [[r.key.kind, r.key.name, str(r.generation), r.updated_at, _summary(r)]
+                     for r in resources])
+
+
+@click.command()
+@store_option
+@click.option("-o", "--output", "output", metavar="PATH",
+              help="A file, or a folder (existing, or ending in /) for one file per kind. "
+              "Default: stdout.")
+def export(store_url: str, output: str | None) -> None:
+    """Write the store's resources as manifests that plan as no changes.
+
+    Read-only fields (uid, generation, timestamps) are left out, so the output
+    can be committed as it is.
+
+    \b
+    Examples:
+      smtpcfg export > all.yaml
+      smtpcfg export -o manifests/
+    """
+    with _reading(store_url) as store:
+        resources = store.resources()
+    if output is None:
+        click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
+        return
+    output_path = Path(output)
+    if output_path.is_dir() or output.endswith("/"):
+        output_path.mkdir(parents=True, exist_ok=True)
+        by_kind: dict[str, list[StoredResource]] = {}
+        for resource in resources:
+            by_kind.setdefault(resource.key.kind, []).append(resource)
+        for kind, items in by_kind.items():
+            target = output_path / f"{kind.lower()}.yaml"
+            target.write_text(_yaml([r.to_manifest() for r in items]), encoding="utf-8")
+            click.echo(f"Wrote {len(items)} {kind} to {target}")
+        return
+    output_path.write_text(_yaml([r.to_manifest() for r in resources]), encoding="utf-8")
+    click.echo(f"Wrote {len(resources)} resources to {output_path}")
+
+
+@click.command()
+@store_option
+@click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True)
+def history(store_url: str, output_format: str) -> None:
+    """Show the audit log: every apply, who made it, from which source, what changed.
+
+    \b
+    Examples:
+      smtpcfg history
+      smtpcfg history -o json | jq '.[-1].changes'
+    """
+    with _reading(store_url) as store:
+        entries = store.history()
+    if output_format == "json":
+        click.echo(json.dumps([entry.to_json() for entry in entries], indent=2,
+                              ensure_ascii=False))
+        return
+    rows = []
+    for entry in entries:
+        counts: dict[str, int] = {}
+        for change in entry.changes:
+            counts[change["action"]] = counts.get(change["action"], 0) + 1
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+        rows.append([str(entry.revision), entry.applied_at, entry.actor, entry.source,
+                     entry.plan_digest[:19], summary])
+    _echo_table(["REVISION", "APPLIED", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
+
+
+def _kind(text: str) -> str:
+    try:
+        return _KIND_ALIASES[text.lower()]
+    except KeyError:
+        raise click.BadParameter(
+            f"unknown kind {text!r}; use SmtpSettings, User or EmailTemplate", param_hint="KIND"
+        ) from None
+
+
+def _summary(resource: StoredResource) -> str:
+    spec = resource.spec
+    if resource.key.kind == "SmtpSettings":
+        tls = " starttls-only" if spec["startTlsOnly"] else ""
+        return f"{spec['host']}:{spec['port']}{tls}"
+    if resource.key.kind == "User":
+        return str(spec["email"])
+    return f"via {spec['smtpSettings']}"
+
+
+def _yaml(documents: list[dict[str, Any]]) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump_all(documents, Dumper=dumper, sort_keys=False, allow_unicode=True,
+                         explicit_start=True)
+
+
+def _echo_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                   .rstrip())
+
+
+COMMANDS = (get, export, history)

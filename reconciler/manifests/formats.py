@@ -1,0 +1,80 @@
+"""The value formats the schemas name: host names, email addresses and sizes.
+
+jsonschema's own `hostname` and `email` checks are either absent (they need optional
+packages) or accept almost anything, so the schemas' `format` keywords are checked here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from jsonschema import FormatChecker
+
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# RFC 5322 dot-atom local part; quoted local parts are legal but never seen in billing.
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def is_hostname(value: str) -> bool:
+    """A DNS name of letter-digit-hyphen labels (RFC 1123), an optional trailing dot."""
+    name = value[:-1] if value.endswith(".") else value
+    if not name or len(name) > 253:
+        return False
+    return all(_LABEL.match(label) for label in name.split("."))
+
+
+def is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_email(value: str) -> bool:
+    """`local@domain` with a dot-atom local part and a host name as the domain."""
+    local, at, domain = value.rpartition("@")
+    return bool(at) and len(local) <= 64 and bool(_LOCAL_PART.match(local)) and (
+        is_hostname(domain) and not domain.endswith(".")
+    )
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an integer or a string such as `10MiB` or `25 MB`; ValueError if neither."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"cannot read {value!r} as a size: use bytes or a unit "
+                         "B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024)")
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _is_size(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return parse_size(value) > 0
+    except ValueError:
+        return False
+
+
+format_checker = FormatChecker(formats=())
+format_checker.checks("hostname-or-ip")(
+    lambda value: not isinstance(value, str) or is_hostname(value) or is_ip_address(value)
+)
+format_checker.checks("email")(lambda value: not isinstance(value, str) or is_email(value))
+format_checker.checks("size")(_is_size)

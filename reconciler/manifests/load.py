@@ -1,0 +1,137 @@
+"""Load manifests from files, folders and stdin into checked, normalized resources."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.manifests.normalize import normalize
+from reconciler.manifests.problems import ManifestProblems, Problem
+from reconciler.manifests.schema_check import schema_problems
+from reconciler.manifests.source import Position
+from reconciler.manifests.yaml_reader import Document, YamlError, read_documents
+from reconciler.model import Resource, ResourceKey, references_of
+
+STDIN = "-"
+_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Manifests:
+    """The declared resources and where each one was declared."""
+
+    resources: dict[ResourceKey, Resource] = field(default_factory=dict)
+    origins: dict[ResourceKey, Position] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests:
+    """Read every manifest under `paths`; raise ManifestProblems listing every problem."""
+    problems: list[Problem] = []
+    manifests = Manifests()
+    first_seen: dict[str, Position] = {}
+    documents: list[Document] = []
+    for label, text in _read_sources(paths, stdin, problems, manifests.files):
+        try:
+            for document in read_documents(text, label):
+                documents.append(document)
+        except YamlError as error:
+            problems.append(Problem(error.position, None, None, error.message))
+    for document in documents:
+        resource = _checked_resource(document, problems)
+        label = _label(document.data)
+        position = document.position_of(())
+        if "?" in label:
+            continue
+        if label in first_seen:
+            problems.append(Problem(position, label, None,
+                                    f"duplicate: also declared at {first_seen[label]}"))
+            continue
+        first_seen[label] = position
+        if resource is not None:
+            manifests.resources[resource.key] = resource
+            manifests.origins[resource.key] = position
+    problems.extend(_dangling_references(manifests, documents))
+    if problems:
+        raise ManifestProblems(problems)
+    return manifests
+
+
+def _read_sources(
+    paths: Sequence[str], stdin: TextIO, problems: list[Problem], files: list[Path]
+) -> Iterable[tuple[str, str]]:
+    """(label, text) for each manifest file; unreadable paths become problems."""
+    for given in paths:
+        if given == STDIN:
+            yield "<stdin>", stdin.read()
+            continue
+        for path in _expand(Path(given), problems):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                problems.append(Problem(Position(str(path), 1, 1), None, None,
+                                        f"cannot read file: {_reason(error)}"))
+                continue
+            files.append(path)
+            yield str(path), text
+
+
+def _expand(path: Path, problems: list[Problem]) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+        if not found:
+            problems.append(Problem(Position(str(path), 1, 1), None, None,
+                                    "folder holds no *.yaml or *.yml files"))
+        return found
+    if not path.exists():
+        problems.append(Problem(Position(str(path), 1, 1), None, None, "no such file or folder"))
+        return []
+    return [path]
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return getattr(error, "strerror", None) or str(error)
+
+
+def _checked_resource(document: Document, problems: list[Problem]) -> Resource | None:
+    """The normalized resource, or None after recording why the document is invalid."""
+    data: Any = document.data
+    if not isinstance(data, dict):
+        problems.append(Problem(document.position_of(()), None, None,
+                                "a manifest document must be a mapping with apiVersion, "
+                                "kind, metadata and spec"))
+        return None
+    found = list(schema_problems(document, _label(data)))
+    if found:
+        problems.extend(found)
+        return None
+    return normalize(data)
+
+
+def _label(data: Any) -> str:
+    """`Kind/name` as far as the document says, also for invalid documents."""
+    if not isinstance(data, dict):
+        return "?/?"
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else "?"
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{kind}/{name if isinstance(name, str) else '?'}"
+
+
+def _dangling_references(manifests: Manifests, documents: list[Document]) -> list[Problem]:
+    by_origin = {(d.file, d.position_of(())): d for d in documents}
+    problems = []
+    for key, resource in manifests.resources.items():
+        origin = manifests.origins[key]
+        for target, field_name in references_of(key.kind, resource.spec):
+            if target not in manifests.resources:
+                document = by_origin[(origin.file, origin)]
+                path = tuple(field_name.split("."))
+                problems.append(Problem(document.position_of(path), str(key), field_name,
+                                        f"refers to {target}, which is not declared"))
+    return problems

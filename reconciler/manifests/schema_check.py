@@ -1,0 +1,104 @@
+"""Check one document against `manifest.schema.json` and say what is wrong in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from jsonschema import ValidationError
+
+from reconciler.manifests.formats import parse_size
+from reconciler.manifests.problems import Problem
+from reconciler.manifests.source import format_field
+from reconciler.manifests.yaml_reader import Document
+from reconciler.schemas import validator
+
+_FORMAT_MESSAGES = {
+    "hostname-or-ip": "{value!r} is not a valid host name or IP address",
+    "email": "{value!r} is not a valid email address",
+}
+
+
+def schema_problems(document: Document, resource: str | None) -> Iterator[Problem]:
+    """Every schema violation in `document`, one Problem each, at the field's position."""
+    for error in validator("manifest.schema.json").iter_errors(document.data):
+        for path, message in _explain(error):
+            yield Problem(document.position_of(path), resource, format_field(path) or None, message)
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], str]]:  # noqa: PLR0912
+    """Turn one jsonschema error into (field path, message) pairs users can act on."""
+    path = tuple(error.absolute_path)
+    value = error.instance
+    match error.validator:
+        case "additionalProperties":
+            allowed = set(error.schema.get("properties", {}))
+            for key in sorted(set(value) - allowed):
+                yield (*path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})"
+        case "required":
+            yield (*path, _missing_field(error.message)), "required field is missing"
+        case "dependentRequired":
+            needed, needer = _dependency(error)
+            yield (*path, needer), f"{needer!r} is set but {needed!r} is not; set both or neither"
+        case "not" if error.schema.get("readOnly"):
+            yield path, "read-only field set by the store; remove it from the manifest"
+        case "const" if path[-1:] == ("apiVersion",):
+            yield path, f"unknown apiVersion {value!r}; expected {error.validator_value!r}"
+        case "enum" if path[-1:] == ("kind",):
+            kinds = ", ".join(error.validator_value)
+            yield path, f"unknown kind {value!r}; expected one of {kinds}"
+        case "type":
+            yield path, f"expected {_type_words(error.validator_value)}, got {_type_of(value)}"
+        case "pattern" if error.validator_value == "^[^\\r\\n]*$":
+            yield path, "must not contain a line break (CR or LF): it would end up in a mail header"
+        case "pattern" if path[-1:] in (("name",), ("notifyUser",), ("smtpSettings",)):
+            yield path, (f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
+                         "'.', starting and ending with a letter or digit")
+        case "format" if error.validator_value == "size":
+            try:
+                parse_size(value)
+            except ValueError as problem:
+                yield path, str(problem)
+            else:
+                yield path, "size must be at least 1 byte"
+        case "format":
+            template = _FORMAT_MESSAGES.get(error.validator_value, "{value!r} is not valid")
+            yield path, template.format(value=value)
+        case "minimum" | "maximum" if path[-1:] == ("port",):
+            yield path, f"port {value} is out of range 1-65535"
+        case _:
+            yield path, error.message
+
+
+def _missing_field(message: str) -> str:
+    # jsonschema words it "'host' is a required property"; the field name is quoted first.
+    return message.split("'")[1]
+
+
+def _dependency(error: ValidationError) -> tuple[str, str]:
+    for needer, needed in error.validator_value.items():
+        if needer in error.instance:
+            for field in needed:
+                if field not in error.instance:
+                    return field, needer
+    raise AssertionError("dependentRequired error without a missing dependency")
+
+
+def _type_words(expected: str | list[str]) -> str:
+    names = [expected] if isinstance(expected, str) else expected
+    return " or ".join(
+        {"object": "a mapping", "array": "a list", "integer": "an integer"}.get(n, f"a {n}")
+        for n in names
+    )
+
+
+def _type_of(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,161 @@
+"""A plan as data: what `plan` shows, `--out` saves, and `apply` carries out.
+
+The JSON form (`Plan.to_json`) is published as `schemas/plan.schema.json`. A saved plan
+is that JSON plus `digest`, the SHA-256 of the rest, so a reviewer can tie an apply to
+the plan they read and `apply` can refuse a file edited after it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.model import ResourceKey
+from reconciler.store.base import StoreState
+
+FORMAT_VERSION = 1
+
+Action = Literal["create", "update", "delete", "replace"]
+
+
+class _Absent:
+    """A field that is not set on one side of a change (distinct from null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any = ABSENT
+    after: Any = ABSENT
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"path": self.path}
+        if self.before is not ABSENT:
+            result["before"] = self.before
+        if self.after is not ABSENT:
+            result["after"] = self.after
+        return result
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldChange:
+        return cls(data["path"], data.get("before", ABSENT), data.get("after", ABSENT))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource's change. For `replace`, `previous` is the identity being replaced."""
+
+    action: Action
+    key: ResourceKey
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    fields: list[FieldChange]
+    previous: ResourceKey | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "action": self.action,
+            "kind": self.key.kind,
+            "name": self.key.name,
+            "before": self.before,
+            "after": self.after,
+            "fields": [change.to_json() for change in self.fields],
+        }
+        if self.previous is not None:
+            result["previousName"] = self.previous.name
+        return result
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        key = ResourceKey(data["kind"], data["name"])
+        previous = data.get("previousName")
+        return cls(
+            action=data["action"],
+            key=key,
+            before=data["before"],
+            after=data["after"],
+            fields=[FieldChange.from_json(item) for item in data["fields"]],
+            previous=ResourceKey(key.kind, previous) if previous is not None else None,
+        )
+
+
+@dataclass
+class Plan:
+    """Everything `apply` needs, and everything a reviewer reads."""
+
+    store_url: str
+    store: StoreState
+    created_at: str
+    source: str
+    changes: list[Change]
+    resource_count: int
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    secrets: list[dict[str, Any]] = field(default_factory=list)
+    smtpcfg_version: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(("create", "update", "replace", "delete"), 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as published JSON, with its digest."""
+        body = self._body()
+        return {**body, "digest": digest_of(body)}
+
+    def digest(self) -> str:
+        return digest_of(self._body())
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "formatVersion": FORMAT_VERSION,
+            "smtpcfgVersion": self.smtpcfg_version,
+            "createdAt": self.created_at,
+            "source": self.source,
+            "store": {
+                "url": self.store_url,
+                "id": self.store.store_id,
+                "revision": self.store.revision,
+                "resourceCount": self.resource_count,
+            },
+            "summary": self.summary(),
+            "changes": [change.to_json() for change in self.changes],
+            "secrets": self.secrets,
+            "warnings": self.warnings,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        store = data["store"]
+        return cls(
+            store_url=store["url"],
+            store=StoreState(store["id"], store["revision"]),
+            created_at=data["createdAt"],
+            source=data["source"],
+            changes=[Change.from_json(item) for item in data["changes"]],
+            resource_count=store["resourceCount"],
+            warnings=data["warnings"],
+            notes=data["notes"],
+            secrets=data["secrets"],
+            smtpcfg_version=data["smtpcfgVersion"],
+        )
+
+
+def digest_of(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

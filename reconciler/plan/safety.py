@@ -1,0 +1,30 @@
+"""The safety threshold, after octoDNS: refuse mass updates or deletes unless forced.
+
+A manifest folder that lost most of its files, or a bad merge, shows up as a plan that
+rewrites a large share of the store. `plan` warns; `apply` refuses without `--force`.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.model import Plan
+
+DEFAULT_THRESHOLD_PERCENT = 30.0
+#: Below this many stored resources every change is a large share; no threshold applies.
+MIN_RESOURCES = 10
+
+
+def threshold_breach(plan: Plan, percent: float) -> str | None:
+    """Why `plan` exceeds the threshold, or None when it does not."""
+    existing = plan.resource_count
+    if existing < MIN_RESOURCES:
+        return None
+    counts = plan.summary()
+    for verb, count in (("update", counts["update"]),
+                        ("delete", counts["delete"] + counts["replace"])):
+        share = 100.0 * count / existing
+        if share > percent:
+            return (
+                f"the plan would {verb} {count} of {existing} stored resources ({share:.0f} %), "
+                f"more than the safety threshold of {percent:g} %; apply needs --force"
+            )
+    return None

@@ -1,0 +1,96 @@
+"""The store interface shared by the SQLite and PostgreSQL backends.
+
+The reconciler writes through `apply`; the delivery runner only reads resources. Both
+import this module, so it must not import manifest or plan code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from reconciler.errors import SmtpcfgError
+from reconciler.model import ResourceKey, StoredResource
+
+WriteAction = Literal["create", "update", "delete"]
+
+
+class StoreError(SmtpcfgError):
+    """The store cannot be opened, read or written."""
+
+
+class StaleStateError(StoreError):
+    """The store moved on since the plan was made; the plan no longer applies."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a plan was made against. `store_id` is empty for a store not yet created."""
+
+    store_id: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class Write:
+    """One row change of an apply. `body` is `Resource.body()`; None for deletes."""
+
+    action: WriteAction
+    key: ResourceKey
+    body: dict[str, Any] | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One apply, as `history` shows it. `revision` is the store revision it produced."""
+
+    revision: int
+    applied_at: str
+    actor: str
+    source: str
+    plan_digest: str
+    changes: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "appliedAt": self.applied_at,
+            "actor": self.actor,
+            "source": self.source,
+            "planDigest": self.plan_digest,
+            "changes": self.changes,
+        }
+
+
+@dataclass(frozen=True)
+class PendingAudit:
+    """The audit fields an apply supplies; the store adds revision and time."""
+
+    actor: str
+    source: str
+    plan_digest: str
+    changes: list[dict[str, Any]]
+
+
+class Store(Protocol):
+    """A place that holds resources and their history; one apply is one transaction."""
+
+    url: str
+
+    def state(self) -> StoreState: ...
+
+    def resources(self, kind: str | None = None) -> list[StoredResource]: ...
+
+    def resource(self, key: ResourceKey) -> StoredResource | None: ...
+
+    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+        """Write all or nothing under the store's lock; return the new revision.
+
+        Raises StaleStateError, changing nothing, when the store is not at `expected`.
+        """
+        ...
+
+    def history(self) -> list[AuditEntry]: ...
+
+    def close(self) -> None: ...

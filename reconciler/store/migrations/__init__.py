@@ -1,0 +1,32 @@
+"""Schema migrations: numbered SQL files per backend, applied in order, each once.
+
+`NNNN_what.sql` in `sqlite/` or `postgresql/`. The highest applied number is kept in
+the `schema_migrations` table; a store migrated by a newer smtpcfg is refused rather
+than misread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(dialect: str) -> list[Migration]:
+    """Every migration of `dialect`, in order."""
+    found = []
+    for path in sorted((_HERE / dialect).glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        found.append(Migration(int(path.name[:4]), path.stem, path.read_text(encoding="utf-8")))
+    return found
+
+
+def latest_version(dialect: str) -> int:
+    return migrations(dialect)[-1].version

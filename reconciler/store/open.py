@@ -1,0 +1,33 @@
+"""Choose the store backend from a URL (`--store` / `SMTPCFG_STORE`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from reconciler.store.base import Store, StoreError
+
+DEFAULT_STORE_URL = "sqlite:///smtpcfg.db"
+
+
+def open_store(url: str, *, create: bool) -> Store:
+    """Open the store at `url`. Without `create`, a missing SQLite file reads as empty."""
+    if url.startswith("sqlite:///"):
+        from reconciler.store.sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise StoreError(f"store URL {url!r} names no file: use sqlite:///PATH")
+        return SqliteStore.open(url, Path(path), create=create)
+    raise StoreError(
+        f"unsupported store URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for messages and output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,231 @@
+"""The embedded store: one SQLite file, created with mode 0600."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.model import ResourceKey, StoredResource
+from reconciler.store.base import (
+    AuditEntry,
+    PendingAudit,
+    StaleStateError,
+    StoreError,
+    StoreState,
+    Write,
+)
+from reconciler.store.migrations import latest_version, migrations
+from reconciler.timeutil import utc_now
+
+#: How long a writer waits for another writer's lock before giving up, in seconds.
+LOCK_TIMEOUT = 10.0
+
+_RESOURCE_COLUMNS = (
+    "kind, name, uid, generation, labels, annotations, spec, status, created_at, updated_at"
+)
+
+
+class SqliteStore:
+    """A store in one SQLite file. Writers serialize on SQLite's own write lock."""
+
+    def __init__(self, url: str, path: Path, connection: sqlite3.Connection) -> None:
+        self.url = url
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, url: str, path: Path, *, create: bool) -> SqliteStore:
+        """Open (and migrate) the store at `path`.
+
+        Without `create`, a missing file reads as an empty store and is not created:
+        `plan` and `get` must not leave files behind.
+        """
+        exists = path.exists()
+        if not exists and create:
+            _create_private_file(path)
+        target = str(path) if exists or create else ":memory:"
+        try:
+            connection = sqlite3.connect(target, timeout=LOCK_TIMEOUT, isolation_level=None)
+            connection.execute("PRAGMA foreign_keys = ON")
+            store = cls(url, path, connection)
+            store._migrate(assign_id=exists or create)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open store {url}: {error}") from None
+        return store
+
+    def state(self) -> StoreState:
+        row = self._db.execute("SELECT store_id, revision FROM store_info").fetchone()
+        return StoreState(store_id=row[0], revision=row[1])
+
+    def resources(self, kind: str | None = None) -> list[StoredResource]:
+        query = f"SELECT {_RESOURCE_COLUMNS} FROM resources"
+        rows = (
+            self._db.execute(f"{query} WHERE kind = ? ORDER BY name", (kind,))
+            if kind
+            else self._db.execute(f"{query} ORDER BY kind, name")
+        )
+        return [_resource_from_row(row) for row in rows]
+
+    def resource(self, key: ResourceKey) -> StoredResource | None:
+        row = self._db.execute(
+            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND name = ?",
+            (key.kind, key.name),
+        ).fetchone()
+        return _resource_from_row(row) if row else None
+
+    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+        try:
+            return self._apply(writes, expected, audit)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"apply failed and was rolled back; nothing changed: {error}"
+            ) from None
+
+    def _apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+        with self._write_transaction():
+            current = self.state()
+            if current.revision != expected.revision or expected.store_id not in (
+                "",
+                current.store_id,
+            ):
+                raise StaleStateError(_stale_message(expected, current))
+            now = utc_now()
+            self._write_resources(writes, now)
+            revision = current.revision + 1
+            self._db.execute("UPDATE store_info SET revision = ?", (revision,))
+            self._db.execute(
+                "INSERT INTO audit_log (revision, applied_at, actor, source, plan_digest, changes)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (revision, now, audit.actor, audit.source, audit.plan_digest,
+                 _dump(audit.changes)),
+            )
+        return revision
+
+    def history(self) -> list[AuditEntry]:
+        rows = self._db.execute(
+            "SELECT revision, applied_at, actor, source, plan_digest, changes"
+            " FROM audit_log ORDER BY revision"
+        )
+        return [AuditEntry(*row[:5], changes=json.loads(row[5])) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write_resources(self, writes: list[Write], now: str) -> None:
+        deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
+        creates = [_row_values(w) for w in writes if w.action == "create"]
+        updates = [_row_values(w) for w in writes if w.action == "update"]
+        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", deletes)
+        self._db.executemany(
+            f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            [(kind, name, str(uuid.uuid4()), *rest, now, now) for kind, name, *rest in creates],
+        )
+        self._db.executemany(
+            "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
+            " spec = ?, status = ?, updated_at = ? WHERE kind = ? AND name = ?",
+            [(*rest, now, kind, name) for kind, name, *rest in updates],
+        )
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes SQLite's write lock up front: one writer at a time."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"store {self.url} is locked by another writer: {error}") from None
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self, *, assign_id: bool) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+        if applied > latest_version("sqlite"):
+            raise StoreError(
+                f"store {self.url} has schema version {applied}, newer than this smtpcfg"
+                f" knows ({latest_version('sqlite')}); upgrade smtpcfg"
+            )
+        for migration in migrations("sqlite"):
+            if migration.version <= applied:
+                continue
+            with self._write_transaction():
+                for statement in _statements(migration.sql):
+                    self._db.execute(statement)
+                self._db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (migration.version, utc_now()),
+                )
+        if self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0] == 0:
+            store_id = str(uuid.uuid4()) if assign_id else ""
+            with self._write_transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO store_info (singleton, store_id, revision)"
+                    " VALUES (1, ?, 0)",
+                    (store_id,),
+                )
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file owner-only before SQLite does, so it never exists wider.
+
+    SQLite gives its journal and WAL files the main file's permissions.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (migrations hold no `;` inside literals)."""
+    return [part.strip() for part in sql.split(";") if part.strip()]
+
+
+def _stale_message(expected: StoreState, current: StoreState) -> str:
+    if expected.store_id and expected.store_id != current.store_id:
+        return (f"the plan was made against another store ({expected.store_id}); this store"
+                f" is {current.store_id}")
+    return (f"the plan was made at store revision {expected.revision}, but the store is now at"
+            f" revision {current.revision}; make a new plan")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _row_values(write: Write) -> tuple[Any, ...]:
+    assert write.body is not None
+    metadata = write.body.get("metadata", {})
+    return (
+        write.key.kind,
+        write.key.name,
+        _dump(metadata.get("labels", {})),
+        _dump(metadata.get("annotations", {})),
+        _dump(write.body["spec"]),
+        _dump(write.status),
+    )
+
+
+def _resource_from_row(row: tuple[Any, ...]) -> StoredResource:
+    kind, name, uid, generation, labels, annotations, spec, status, created, updated = row
+    return StoredResource(
+        key=ResourceKey(kind, name),
+        spec=json.loads(spec),
+        labels=json.loads(labels),
+        annotations=json.loads(annotations),
+        status=json.loads(status),
+        uid=uid,
+        generation=generation,
+        created_at=created,
+        updated_at=updated,
+    )

@@ -1,0 +1,1 @@
+"""Vault references: the passwords that manifests point at, resolved through hvac."""

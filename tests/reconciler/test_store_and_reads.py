@@ -1,0 +1,114 @@
+"""The SQLite store's file, schema and migrations; get, help texts and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.store.migrations import latest_version
+from tests.support.cli import Cli
+from tests.support.manifests import settings, template, user, write_manifests
+
+
+@pytest.fixture
+def applied(cli: Cli, tmp_path: Path) -> Cli:
+    write_manifests(tmp_path / "m.yaml", [
+        user("ops"), settings("primary", notifyUser="ops", startTlsOnly=True),
+        template("invoice", "primary")])
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    return cli
+
+
+def test_store_file_is_private_and_versioned(applied: Cli, tmp_path: Path) -> None:
+    database = tmp_path / "store.db"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    with sqlite3.connect(database) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+        store_id, revision = db.execute("SELECT store_id, revision FROM store_info").fetchone()
+    assert versions == list(range(1, latest_version("sqlite") + 1))
+    assert len(store_id) == 36 and revision == 1
+
+
+def test_read_commands_do_not_create_a_store(cli: Cli, tmp_path: Path) -> None:
+    for command in (["get"], ["history"], ["export"]):
+        assert cli(*command).code == 0
+    write_manifests(tmp_path / "m.yaml", [user("ops")])
+    assert cli("plan", "-f", "m.yaml").code == 0
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_store_from_a_newer_smtpcfg_is_refused(applied: Cli, tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute("INSERT INTO schema_migrations VALUES (999, 'future')")
+    result = applied("get")
+    assert result.code == 1
+    assert "has schema version 999, newer than this smtpcfg knows" in result.stderr
+
+
+def test_corrupt_store_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "store.db").write_bytes(b"this is not a database" * 100)
+    result = cli("get")
+    assert result.code == 1
+    assert result.stderr.startswith("Error: cannot open store sqlite:///")
+    assert "Traceback" not in result.stderr
+
+
+def test_unsupported_store_url(cli: Cli) -> None:
+    result = cli("get", "--store", "mysql://user:hunter2@db/x")
+    assert result.code == 1
+    assert "unsupported store URL 'mysql://user:***@db/x'" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_get_in_every_format(applied: Cli) -> None:
+    table = applied("get").stdout.splitlines()
+    assert table[0].split() == ["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"]
+    assert any(line.split()[:2] == ["SmtpSettings", "primary"]
+               and line.endswith("smtp.example.com:587 starttls-only") for line in table)
+    one = yaml.safe_load(applied("get", "SmtpSettings", "primary", "-o", "yaml").stdout)
+    assert one["metadata"]["generation"] == 1 and len(one["metadata"]["uid"]) == 36
+    assert one["spec"]["notifyUser"] == "ops"
+    users = json.loads(applied("get", "users", "-o", "json").stdout)["items"]
+    assert [u["metadata"]["name"] for u in users] == ["ops"]
+    missing = applied("get", "user", "nobody")
+    assert missing.code == 1 and "User/nobody not found" in missing.stderr
+    bad_kind = applied("get", "mailbox")
+    assert bad_kind.code == 1 and "unknown kind 'mailbox'" in bad_kind.stderr
+
+
+def test_generation_and_timestamps_move_on_update(applied: Cli, tmp_path: Path) -> None:
+    first = json.loads(applied("get", "user", "ops", "-o", "json").stdout)["metadata"]
+    write_manifests(tmp_path / "m.yaml", [
+        user("ops", displayName="Ops"), settings("primary", notifyUser="ops", startTlsOnly=True),
+        template("invoice", "primary")])
+    assert applied("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    second = json.loads(applied("get", "user", "ops", "-o", "json").stdout)["metadata"]
+    assert second["generation"] == 2 and second["uid"] == first["uid"]
+    assert second["createdAt"] == first["createdAt"] < second["updatedAt"]
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "get", "export", "history"])
+def test_every_command_has_help_with_an_example(cli: Cli, command: str) -> None:
+    result = cli(command, "--help")
+    assert result.code == 0
+    assert "Example" in result.stdout and f"smtpcfg {command}" in result.stdout
+
+
+def test_usage_errors_exit_1_not_2(cli: Cli) -> None:
+    for args in (["plan"], ["apply"], ["apply", "x.json", "-f", "m.yaml"], ["nonsense"]):
+        result = cli(*args)
+        assert result.code == 1, (args, result.output)
+        assert "Traceback" not in result.stderr
+
+
+def test_console_script_and_version() -> None:
+    script = Path(sys.executable).parent / "smtpcfg"
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("smtpcfg, version ")

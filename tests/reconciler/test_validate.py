@@ -1,0 +1,178 @@
+"""Bad manifests: every problem reported at once, one line each, exit 1, store untouched."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import Cli
+
+VALID_SETTINGS = """\
+apiVersion: smtpcfg/v1
+kind: SmtpSettings
+metadata:
+  name: primary
+spec:
+  host: smtp.example.com
+  port: 587
+  from:
+    address: billing@example.com
+"""
+
+# (case id, manifest text, expected error line: a regex matching the whole line)
+BAD_INPUTS = [
+    ("yaml-syntax", "apiVersion: smtpcfg/v1\nkind: [User\n",
+     r"m\.yaml:3:1: YAML syntax error: .+"),
+    ("unknown-kind", "apiVersion: smtpcfg/v1\nkind: Mailbox\nmetadata: {name: a}\nspec: {}\n",
+     r"m\.yaml:2:1: Mailbox/a: kind: unknown kind 'Mailbox'; expected one of .+"),
+    ("unknown-api-version", VALID_SETTINGS.replace("smtpcfg/v1", "smtpcfg/v9"),
+     r"m\.yaml:1:1: SmtpSettings/primary: apiVersion: unknown apiVersion 'smtpcfg/v9'.+"),
+    ("unknown-field", VALID_SETTINGS + "  colour: blue\n",
+     r"m\.yaml:10:3: SmtpSettings/primary: spec\.colour: unknown field \(allowed: .+\)"),
+    ("missing-required", VALID_SETTINGS.replace("  port: 587\n", ""),
+     r"m\.yaml:5:1: SmtpSettings/primary: spec\.port: required field is missing"),
+    ("wrong-type", VALID_SETTINGS.replace("port: 587", "port: '587'"),
+     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: expected an integer, got a string"),
+    ("port-out-of-range", VALID_SETTINGS.replace("port: 587", "port: 70000"),
+     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 70000 is out of range 1-65535"),
+    ("port-zero", VALID_SETTINGS.replace("port: 587", "port: 0"),
+     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 0 is out of range 1-65535"),
+    ("invalid-host", VALID_SETTINGS.replace("smtp.example.com", "smtp_example .com"),
+     r"m\.yaml:6:3: SmtpSettings/primary: spec\.host: 'smtp_example \.com' is not a valid host.+"),
+    ("invalid-email", VALID_SETTINGS.replace("billing@example.com", "billing.example.com"),
+     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.address: 'billing\.example\.com' is not a "
+     r"valid email address"),
+    ("unparseable-size", VALID_SETTINGS + "  maxAttachmentSize: 10 parsecs\n",
+     r"m\.yaml:10:3: SmtpSettings/primary: spec\.maxAttachmentSize: cannot read '10 parsecs' "
+     r"as a size.+"),
+    ("username-without-password", VALID_SETTINGS + "  username: mailer\n",
+     r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but 'password' "
+     r"is not; set both or neither"),
+    ("password-without-username",
+     VALID_SETTINGS + "  password: {vault: {path: secret/smtp, key: password}}\n",
+     r"m\.yaml:10:3: SmtpSettings/primary: spec\.password: 'password' is set but 'username' "
+     r"is not; set both or neither"),
+    ("read-only-field", VALID_SETTINGS.replace("  name: primary\n",
+                                               "  name: primary\n  generation: 4\n"),
+     r"m\.yaml:5:3: SmtpSettings/primary: metadata\.generation: read-only field set by the "
+     r"store; remove it from the manifest"),
+    ("invalid-name", VALID_SETTINGS.replace("name: primary", "name: Primary_1"),
+     r"m\.yaml:4:3: SmtpSettings/Primary_1: metadata\.name: 'Primary_1' is not a valid name.+"),
+    ("duplicate", VALID_SETTINGS + "---\n" + VALID_SETTINGS,
+     r"m\.yaml:11:1: SmtpSettings/primary: duplicate: also declared at .*m\.yaml:1:1"),
+    ("undeclared-notify-user", VALID_SETTINGS + "  notifyUser: ghost\n",
+     r"m\.yaml:10:3: SmtpSettings/primary: spec\.notifyUser: refers to User/ghost, which is "
+     r"not declared"),
+    ("undeclared-smtp-settings",
+     "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
+     "spec: {smtpSettings: nowhere}\n",
+     r"m\.yaml:4:8: EmailTemplate/invoice: spec\.smtpSettings: refers to SmtpSettings/nowhere, "
+     r"which is not declared"),
+    ("yaml-alias", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: &n a}\n"
+     "spec: {email: a@example.com, displayName: *n}\n",
+     r"m\.yaml:3:\d+: YAML anchors and aliases are not allowed"),
+    ("yaml-merge-key", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: a}\n"
+     "spec:\n  <<: {email: a@example.com}\n",
+     r"m\.yaml:5:3: YAML merge keys \(<<\) are not allowed"),
+    ("duplicate-key", VALID_SETTINGS.replace("  port: 587\n", "  port: 587\n  port: 25\n"),
+     r"m\.yaml:8:3: duplicate key 'port' \(first set at line 7\)"),
+    ("not-a-mapping", "- just\n- a list\n",
+     r"m\.yaml:1:1: a manifest document must be a mapping.+"),
+]
+# CR/LF in header values, each field that ends up in a mail header.
+HEADER_FIELDS = [
+    ("crlf-from-name",
+     VALID_SETTINGS.replace("    address:", '    name: "Bill\\r\\nBcc: x@evil.test"\n    address:'),
+     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: must not contain a line break.+"),
+    ("lf-subject", "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
+     'spec: {smtpSettings: primary, subject: "Hi\\nBcc: x@evil.test"}\n---\n' + VALID_SETTINGS,
+     r"m\.yaml:4:31: EmailTemplate/t: spec\.subject: must not contain a line break.+"),
+    ("lf-display-name", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+     'spec: {email: u@example.com, displayName: "A\\nB"}\n',
+     r"m\.yaml:4:30: User/u: spec\.displayName: must not contain a line break.+"),
+    ("lf-email", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+     'spec: {email: "u@example.com\\nBcc: x@evil.test"}\n',
+     r"m\.yaml:4:8: User/u: spec\.email: must not contain a line break.+"),
+]
+CASES = BAD_INPUTS + HEADER_FIELDS
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_gets_one_line_error_and_changes_nothing(
+    cli: Cli, tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        result = cli(*command, "-f", "m.yaml")
+        assert result.code == 1, result.output
+        lines = result.stderr.splitlines()
+        assert any(re.fullmatch(expected, line) for line in lines), lines
+        assert lines[-1].startswith("Error: "), lines
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(VALID_SETTINGS.replace("port: 587", "port: 0")
+                                     + "  colour: blue\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("apiVersion: smtpcfg/v1\nkind: [\n", encoding="utf-8")
+    result = cli("validate", "-f", "a.yaml", "-f", "b.yaml")
+    assert result.code == 1
+    problems = [line for line in result.stderr.splitlines() if not line.startswith("Error:")]
+    assert [line.split(":")[0:2] for line in problems] == [
+        ["a.yaml", "7"], ["a.yaml", "10"], ["b.yaml", "3"]
+    ]
+    assert result.stderr.splitlines()[-1] == "Error: 3 problems in the manifests"
+
+
+def test_a_valid_store_is_left_untouched_by_bad_input(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(VALID_SETTINGS, encoding="utf-8")
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    before = (tmp_path / "store.db").read_bytes()
+    (tmp_path / "m.yaml").write_text(VALID_SETTINGS.replace("587", "99999"), encoding="utf-8")
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 1
+    assert (tmp_path / "store.db").read_bytes() == before
+
+
+def test_sizes_in_every_unit_normalize_to_bytes(cli: Cli, tmp_path: Path) -> None:
+    sizes = {"1048576": 1048576, "10MiB": 10485760, "25 MB": 25000000, "512 kb": 512000,
+             "2GiB": 2147483648, "100B": 100}
+    documents = [VALID_SETTINGS.replace("primary", f"s{i}") + f"  maxAttachmentSize: {size}\n"
+                 for i, size in enumerate(sizes)]
+    (tmp_path / "m.yaml").write_text("---\n".join(documents), encoding="utf-8")
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    import json
+
+    items = json.loads(cli("get", "smtpsettings", "-o", "json").stdout)["items"]
+    assert {item["metadata"]["name"]: item["spec"]["maxAttachmentSize"] for item in items} == {
+        f"s{i}": expected for i, expected in enumerate(sizes.values())
+    }
+
+
+def test_folders_are_read_recursively_and_stdin_works(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "manifests" / "deep").mkdir(parents=True)
+    (tmp_path / "manifests" / "deep" / "s.yml").write_text(VALID_SETTINGS, encoding="utf-8")
+    (tmp_path / "manifests" / "ignored.txt").write_text("not yaml: [", encoding="utf-8")
+    user = "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: ops}\nspec: {email: o@x.io}\n"
+    result = cli("validate", "-f", "manifests", "-f", "-", input=user)
+    assert result.code == 0, result.output
+    assert result.stdout.strip() == "2 resources valid."
+
+
+def test_missing_path_and_empty_folder_are_errors(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("validate", "-f", "nope.yaml", "-f", "empty")
+    assert result.code == 1
+    assert "nope.yaml:1:1: no such file or folder" in result.stderr
+    assert "empty:1:1: folder holds no *.yaml or *.yml files" in result.stderr
+
+
+def test_example_manifest_is_valid_and_names_its_schema(cli: Cli) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "smtp.yaml"
+    first_line = example.read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=../schemas/manifest.schema.json"
+    result = cli("validate", "-f", example)
+    assert result.code == 0, result.output
+    assert result.stdout.strip() == "5 resources valid."
