@@ -1,7 +1,17 @@
-"""Timestamps as the store and the audit log write them: UTC, ISO 8601, `Z`."""
+"""Timestamps as the store and the audit log write them: UTC, ISO 8601, `Z`.
 
-from datetime import UTC, datetime
+The fixed width makes them compare correctly as strings, which SQL relies on.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(_FORMAT)
+
+
+def utc_in(seconds: float) -> str:
+    """The timestamp `seconds` from now."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime(_FORMAT)

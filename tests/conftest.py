@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.cli import Cli, clean_environment
 
-pytest_plugins: list[str] = []  # TEMP until support modules land
+pytest_plugins = ["tests.support.openbao", "tests.support.smtp"]
 
 
 @pytest.fixture

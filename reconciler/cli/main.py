@@ -8,7 +8,7 @@ import sys
 import click
 
 from reconciler import __version__
-from reconciler.cli import manifest_commands, read_commands
+from reconciler.cli import delivery_commands, manifest_commands, read_commands
 from reconciler.errors import SmtpcfgError
 
 EXIT_ERROR = 1
@@ -31,7 +31,11 @@ def cli() -> None:
     """
 
 
-for command in (*manifest_commands.COMMANDS, *read_commands.COMMANDS):
+for command in (
+    *manifest_commands.COMMANDS,
+    *read_commands.COMMANDS,
+    *delivery_commands.COMMANDS,
+):
     cli.add_command(command)
 
 

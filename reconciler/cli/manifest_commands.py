@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.options import F, manifests_option, store_option, use_color
+from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
 
 if TYPE_CHECKING:
@@ -51,6 +52,17 @@ def _threshold_option(function: F) -> F:
     )(function)
 
 
+def _vault_options(function: F) -> F:
+    function = click.option(
+        "--vault-concurrency",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Vault reads in flight at once while checking references.",
+    )(function)
+    return vault_auth_option(function)
+
+
 def _source_option(function: F) -> F:
     return click.option(
         "--source",
@@ -71,8 +83,10 @@ def _source_option(function: F) -> F:
               help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
 @_threshold_option
 @_source_option
+@_vault_options
 def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_format: str,
-         detailed_exitcode: bool, threshold: float, source: str | None) -> None:
+         detailed_exitcode: bool, threshold: float, source: str | None,
+         vault_auth: str | None, vault_concurrency: int) -> None:
     """Show what apply would change in the store.
 
     A plan over the safety threshold still succeeds, with a warning: only apply
@@ -84,7 +98,7 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
       smtpcfg plan -f manifests/ --format markdown --out plan.json > plan.md
       smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
     """
-    plan_ = _make_plan(paths, store_url, threshold, source, create_store=False)
+    plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency)
     if out_path is not None:
         from reconciler.plan.planfile import save_plan
 
@@ -106,8 +120,10 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
               help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].")
 @_threshold_option
 @_source_option
+@_vault_options
 def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_approve: bool,
-          force: bool, actor: str | None, threshold: float, source: str | None) -> None:
+          force: bool, actor: str | None, threshold: float, source: str | None,
+          vault_auth: str | None, vault_concurrency: int) -> None:
     """Apply manifests, or a saved plan, to the store in one transaction.
 
     From manifests, the plan is shown first and applied after you type `yes`
@@ -134,7 +150,7 @@ def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_a
             plan_.source = source
         click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
     else:
-        plan_ = _make_plan(paths, store_url, threshold, source, create_store=False)
+        plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency)
         _print_plan(plan_, "text")
         if plan_.has_changes and not auto_approve:
             _confirm()
@@ -168,17 +184,19 @@ def _confirm() -> None:
 
 
 def _make_plan(paths: tuple[str, ...], store_url: str, threshold: float, source: str | None,
-               *, create_store: bool) -> Plan:
+               vault_auth: str | None, vault_concurrency: int) -> Plan:
     from reconciler.manifests.load import load_manifests
     from reconciler.plan.build import make_plan
     from reconciler.provenance import detect_source
     from reconciler.store.open import open_store
 
     manifests = load_manifests(paths)
-    store = open_store(store_url, create=create_store)
+    store = open_store(store_url, create=False)
     try:
         return make_plan(manifests, store, threshold=threshold,
-                         source=detect_source(source, os.environ, manifests.files))
+                         source=detect_source(source, os.environ, manifests.files),
+                         resolver=resolver_factory(vault_auth),
+                         vault_concurrency=vault_concurrency)
     finally:
         store.close()
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler.cli.options import store_option
+from reconciler.cli.output import echo_table, reading
 from reconciler.errors import SmtpcfgError
 
 if TYPE_CHECKING:
     from reconciler.model import StoredResource
-    from reconciler.store.base import Store
 
 #: Names users type for each kind, as kubectl accepts plural and short forms.
 _KIND_ALIASES = {
@@ -28,17 +26,6 @@ _KIND_ALIASES = {
     "template": "EmailTemplate",
     "templates": "EmailTemplate",
 }
-
-
-@contextmanager
-def _reading(store_url: str) -> Iterator[Store]:
-    from reconciler.store.open import open_store
-
-    store = open_store(store_url, create=False)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @click.command()
@@ -61,7 +48,7 @@ def get(kind: str | None, name: str | None, store_url: str, output_format: str) 
     from reconciler.model import ResourceKey
 
     canonical = _kind(kind) if kind else None
-    with _reading(store_url) as store:
+    with reading(store_url) as store:
         if canonical and name:
             found = store.resource(ResourceKey(canonical, name))
             if found is None:
@@ -76,7 +63,7 @@ def get(kind: str | None, name: str | None, store_url: str, output_format: str) 
     elif output_format == "yaml":
         click.echo(_yaml(documents), nl=False)
     else:
-        _echo_table(["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"],
+        echo_table(["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"],
                     [[r.key.kind, r.key.name, str(r.generation), r.updated_at, _summary(r)]
                      for r in resources])
 
@@ -97,7 +84,7 @@ def export(store_url: str, output: str | None) -> None:
       smtpcfg export > all.yaml
       smtpcfg export -o manifests/
     """
-    with _reading(store_url) as store:
+    with reading(store_url) as store:
         resources = store.resources()
     if output is None:
         click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
@@ -129,7 +116,7 @@ def history(store_url: str, output_format: str) -> None:
       smtpcfg history
       smtpcfg history -o json | jq '.[-1].changes'
     """
-    with _reading(store_url) as store:
+    with reading(store_url) as store:
         entries = store.history()
     if output_format == "json":
         click.echo(json.dumps([entry.to_json() for entry in entries], indent=2,
@@ -143,7 +130,7 @@ def history(store_url: str, output_format: str) -> None:
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
         rows.append([str(entry.revision), entry.applied_at, entry.actor, entry.source,
                      entry.plan_digest[:19], summary])
-    _echo_table(["REVISION", "APPLIED", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
+    echo_table(["REVISION", "APPLIED", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
 
 
 def _kind(text: str) -> str:
@@ -171,13 +158,6 @@ def _yaml(documents: list[dict[str, Any]]) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump_all(documents, Dumper=dumper, sort_keys=False, allow_unicode=True,
                          explicit_start=True)
-
-
-def _echo_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-                   .rstrip())
 
 
 COMMANDS = (get, export, history)

@@ -24,8 +24,12 @@ class Manifests:
     """The declared resources and where each one was declared."""
 
     resources: dict[ResourceKey, Resource] = field(default_factory=dict)
-    origins: dict[ResourceKey, Position] = field(default_factory=dict)
+    documents: dict[ResourceKey, Document] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+
+    def position_of(self, key: ResourceKey, field_name: str) -> Position:
+        """Where `field_name` (dotted, e.g. `spec.password`) of `key` was written."""
+        return self.documents[key].position_of(tuple(field_name.split(".")))
 
 
 def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests:
@@ -53,8 +57,8 @@ def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests
         first_seen[label] = position
         if resource is not None:
             manifests.resources[resource.key] = resource
-            manifests.origins[resource.key] = position
-    problems.extend(_dangling_references(manifests, documents))
+            manifests.documents[resource.key] = document
+    problems.extend(_dangling_references(manifests))
     if problems:
         raise ManifestProblems(problems)
     return manifests
@@ -123,15 +127,11 @@ def _label(data: Any) -> str:
     return f"{kind}/{name if isinstance(name, str) else '?'}"
 
 
-def _dangling_references(manifests: Manifests, documents: list[Document]) -> list[Problem]:
-    by_origin = {(d.file, d.position_of(())): d for d in documents}
-    problems = []
-    for key, resource in manifests.resources.items():
-        origin = manifests.origins[key]
-        for target, field_name in references_of(key.kind, resource.spec):
-            if target not in manifests.resources:
-                document = by_origin[(origin.file, origin)]
-                path = tuple(field_name.split("."))
-                problems.append(Problem(document.position_of(path), str(key), field_name,
-                                        f"refers to {target}, which is not declared"))
-    return problems
+def _dangling_references(manifests: Manifests) -> list[Problem]:
+    return [
+        Problem(manifests.position_of(key, field_name), str(key), field_name,
+                f"refers to {target}, which is not declared")
+        for key, resource in manifests.resources.items()
+        for target, field_name in references_of(key.kind, resource.spec)
+        if target not in manifests.resources
+    ]

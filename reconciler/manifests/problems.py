@@ -30,10 +30,10 @@ class Problem:
 class ManifestProblems(SmtpcfgError):
     """Raised once, after every file was read, carrying every problem found."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], where: str = "in the manifests") -> None:
         self.problems = sorted(set(problems), key=_reading_order)
         count = len(self.problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifests")
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} {where}")
 
     def lines(self) -> list[str]:
         return [str(problem) for problem in self.problems]

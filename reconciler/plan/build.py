@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from reconciler import __version__
 from reconciler.errors import SmtpcfgError
 from reconciler.manifests.load import Manifests
 from reconciler.plan.diff import dangling_references, diff
 from reconciler.plan.model import Plan
 from reconciler.plan.safety import threshold_breach
+from reconciler.plan.secrets import check_secrets
 from reconciler.store.base import Store
 from reconciler.timeutil import utc_now
 
+if TYPE_CHECKING:
+    from reconciler.vault.resolver import VaultResolver
 
-def make_plan(manifests: Manifests, store: Store, *, source: str, threshold: float) -> Plan:
-    """Diff the manifests against the store. Raises when the result would dangle."""
+
+def make_plan(manifests: Manifests, store: Store, *, source: str, threshold: float,
+              resolver: Callable[[], VaultResolver], vault_concurrency: int = 8) -> Plan:
+    """Diff the manifests against the store and check every Vault reference.
+
+    Raises when the result would leave a reference dangling, or a secret unreadable.
+    """
     state = store.state()
     actual = store.resources()
     changes = diff(manifests.resources, actual)
     dangling = dangling_references(manifests.resources, actual, changes)
     if dangling:
         raise SmtpcfgError("the plan would leave references dangling: " + "; ".join(dangling))
+    secrets, notes = check_secrets(manifests, actual, resolver, vault_concurrency)
     plan = Plan(
         store_url=store.url,
         store=state,
@@ -27,6 +39,8 @@ def make_plan(manifests: Manifests, store: Store, *, source: str, threshold: flo
         source=source,
         changes=changes,
         resource_count=len(actual),
+        secrets=secrets,
+        notes=notes,
         smtpcfg_version=__version__,
     )
     breach = threshold_breach(plan, threshold)

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.store.outbox import Outbox
 
 WriteAction = Literal["create", "update", "delete"]
 
@@ -73,8 +74,8 @@ class PendingAudit:
     changes: list[dict[str, Any]]
 
 
-class Store(Protocol):
-    """A place that holds resources and their history; one apply is one transaction."""
+class Store(Outbox, Protocol):
+    """Resources, their history and the outbox; one apply is one transaction."""
 
     url: str
 

@@ -21,6 +21,7 @@ from reconciler.store.base import (
     Write,
 )
 from reconciler.store.migrations import latest_version, migrations
+from reconciler.store.sqlite_outbox import SqliteOutbox
 from reconciler.timeutil import utc_now
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -31,7 +32,7 @@ _RESOURCE_COLUMNS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(SqliteOutbox):
     """A store in one SQLite file. Writers serialize on SQLite's own write lock."""
 
     def __init__(self, url: str, path: Path, connection: sqlite3.Connection) -> None:

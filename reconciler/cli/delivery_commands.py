@@ -1,0 +1,258 @@
+"""The delivery side's commands: outbox add/list/show, deliver, test-email."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from reconciler.cli.options import store_option
+from reconciler.cli.output import echo_table, reading
+from reconciler.cli.vault_options import resolver_factory, vault_auth_option
+from reconciler.errors import SmtpcfgError
+from reconciler.store.outbox import PURPOSES, STATUSES
+
+
+@click.group()
+def outbox() -> None:
+    """Queue emails for the delivery runner and look at their state.
+
+    \b
+    Examples:
+      smtpcfg outbox add --purpose invoice --template invoice --to ap@customer.example \\
+          --account A-1001 --invoice INV-2026-0042 --attach INV-2026-0042.pdf
+      smtpcfg outbox list --status size-exceeded
+      smtpcfg outbox show 42
+    """
+
+
+@outbox.command("add")
+@store_option
+@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
+@click.option("--template", metavar="NAME", help="EmailTemplate to render.")
+@click.option("--settings", metavar="NAME", help="SmtpSettings to send through (no template).")
+@click.option("--to", "to", multiple=True, required=True, metavar="ADDR")
+@click.option("--cc", "cc", multiple=True, metavar="ADDR")
+@click.option("--subject", help="Subject (overrides the template's).")
+@click.option("--body", help="Body text (overrides the template's).")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
+              help="A ${KEY} placeholder's value. Repeatable.")
+@click.option("--account", metavar="ID", help="Billing account (required for invoices).")
+@click.option("--invoice", metavar="ID", help="Invoice id (required for invoices).")
+@click.option("--attach", "attachments", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A file to attach, copied into the store now. Repeatable.")
+def outbox_add(store_url: str, purpose: str, template: str | None, settings: str | None,
+               to: tuple[str, ...], cc: tuple[str, ...], subject: str | None,
+               body: str | None, variables: tuple[str, ...], account: str | None,
+               invoice: str | None, attachments: tuple[Path, ...]) -> None:
+    """Queue one email and print its job id.
+
+    \b
+    Example:
+      smtpcfg outbox add --purpose password-reset --settings transactional \\
+          --to user@example.com --subject "Reset your password" --body "..."
+    """
+    from reconciler.delivery.outbox import enqueue
+    from reconciler.store.open import open_store
+
+    pairs = {}
+    for item in variables:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--var")
+        pairs[key] = value
+    store = open_store(store_url, create=True)
+    try:
+        job_id = enqueue(store, purpose=purpose, to=to, cc=cc, template=template,
+                         settings=settings, subject=subject, body=body, variables=pairs,
+                         account=account, invoice=invoice, attachments=attachments)
+    finally:
+        store.close()
+    click.echo(job_id)
+
+
+@outbox.command("list")
+@store_option
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--account", metavar="ID")
+@click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True)
+def outbox_list(store_url: str, status: str | None, account: str | None,
+                output_format: str) -> None:
+    """List outbox jobs, oldest first.
+
+    \b
+    Example:
+      smtpcfg outbox list --account A-1001 -o json
+    """
+    with reading(store_url) as store:
+        jobs = store.jobs(status=status, account=account)
+    if output_format == "json":
+        click.echo(json.dumps([job.to_json() for job in jobs], indent=2, ensure_ascii=False))
+        return
+    echo_table(
+        ["ID", "PURPOSE", "STATUS", "INVOICE", "ATTEMPTS", "TO", "LAST REPLY"],
+        [[str(j.id), j.purpose, j.status,
+          f"{j.invoice} {j.invoice_status or 'pending'}" if j.invoice else "",
+          str(j.attempts), ",".join(j.to),
+          f"{j.last_code} {j.last_reply or ''}".strip() if j.last_code else ""]
+         for j in jobs],
+    )
+
+
+@outbox.command("show")
+@click.argument("job_id", type=int)
+@store_option
+@click.option("-o", "--output", "output_format", type=click.Choice(["text", "json"]),
+              default="text", show_default=True)
+def outbox_show(job_id: int, store_url: str, output_format: str) -> None:
+    """Show one job: status, attempts with SMTP replies, Message-ID, times.
+
+    \b
+    Example:
+      smtpcfg outbox show 42 -o json
+    """
+    with reading(store_url) as store:
+        job = store.job(job_id)
+    if job is None:
+        raise SmtpcfgError(f"outbox job {job_id} not found")
+    document = job.to_json()
+    if output_format == "json":
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    for key, value in document.items():
+        if key in ("attemptLog", "attachments"):
+            continue
+        click.echo(f"{key + ':':15} {'' if value is None else value}")
+    click.echo("attachments:")
+    for item in document["attachments"]:
+        click.echo(f"  {item['filename']} ({item['size']} bytes)")
+    click.echo("attempts:")
+    for attempt in document["attemptLog"]:
+        click.echo(f"  #{attempt['attempt']} {attempt['startedAt']} {attempt['runner']}: "
+                   f"{attempt['outcome']} {attempt['code'] or ''} {attempt['reply'] or ''}"
+                   .rstrip())
+    if job.status == "size-exceeded":
+        click.echo(
+            "\nManual delivery: the attachments were over the settings' Max Size, so the email"
+            "\nwas not sent; the invoice is listed as delivered on the account. Send the"
+            f"\nattachments to {', '.join(job.to)} by another channel (or split them), then"
+            "\nnote it on the account."
+        )
+
+
+@click.command()
+@store_option
+@vault_auth_option
+@click.option("--once", is_flag=True, help="Send what is due, then exit.")
+@click.option("--poll-interval", type=click.FloatRange(0.05), default=2.0, show_default=True,
+              metavar="SECONDS", help="How often to look for due jobs.")
+@click.option("--batch-size", type=click.IntRange(1), default=20, show_default=True,
+              help="Jobs claimed at once.")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(1), default=300.0,
+              show_default=True, metavar="SECONDS",
+              help="How long a claim lasts before another runner may take the job.")
+@click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--retry-base-delay", type=click.FloatRange(0), default=30.0, show_default=True,
+              metavar="SECONDS", help="First retry delay; doubles each attempt, with jitter.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
+              help="CA certificates to verify SMTP servers with [default: system store].")
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              metavar="SECONDS", help="Timeout of every network step.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--runner-id", metavar="ID", help="Name in claims and attempts "
+              "[default: host:pid].")
+def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: float,
+            batch_size: int, lease_seconds: float, max_attempts: int,
+            retry_base_delay: float, ca_file: str | None, timeout: float, log_format: str,
+            runner_id: str | None) -> None:
+    """Run the delivery runner: send queued emails with the settings in the store.
+
+    Without --once it polls until SIGTERM or SIGINT, then finishes the message in
+    flight and stops. With --once it exits 0 when no job failed, 1 otherwise.
+
+    \b
+    Examples:
+      smtpcfg deliver --once
+      smtpcfg deliver --log-format json
+    """
+    from reconciler.delivery.events import EventLog
+    from reconciler.delivery.runner import Runner, RunnerOptions, RunSummary
+    from reconciler.delivery.sender import Sender
+    from reconciler.store.open import open_store
+
+    options = RunnerOptions(
+        runner_id=runner_id or f"{socket.gethostname()}:{os.getpid()}", once=once,
+        poll_interval=poll_interval, batch_size=batch_size, lease_seconds=lease_seconds,
+        max_attempts=max_attempts, retry_base_delay=retry_base_delay)
+    log = EventLog(log_format)
+    store = open_store(store_url, create=True)
+    sender = Sender(resolver_factory(vault_auth), ca_file=ca_file, timeout=timeout)
+    show_progress = once and sys.stderr.isatty() and log_format == "text"
+
+    def progress(summary: RunSummary) -> None:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+        click.echo(f"\r{sum(summary.counts.values())} processed: {counts}", err=True, nl=False)
+
+    runner = Runner(store, sender, options, log, progress if show_progress else None)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.message(f"received {signal.Signals(signum).name}; stopping after the message "
+                    "in flight")
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.message(f"runner {options.runner_id} started", store=store.url)
+    try:
+        summary = runner.run()
+    finally:
+        store.close()
+    if show_progress:
+        click.echo("", err=True)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    log.message(f"runner stopped: {counts or 'nothing to do'}")
+    if once and summary.failed:
+        sys.exit(1)
+
+
+@click.command("test-email")
+@click.argument("settings_name", metavar="SETTINGS")
+@store_option
+@vault_auth_option
+@click.option("--to", "address", metavar="ADDR", help="Send to this address.")
+@click.option("--user", "user_name", metavar="NAME", help="Send to this User's email.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
+              help="CA certificates to verify the SMTP server with [default: system store].")
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
+def test_email(settings_name: str, store_url: str, vault_auth: str | None,
+               address: str | None, user_name: str | None, ca_file: str | None,
+               timeout: float) -> None:
+    """Send one test email with stored settings, and say plainly what failed.
+
+    Goes through the runner's own sending code, with the password from Vault.
+
+    \b
+    Examples:
+      smtpcfg test-email primary --to me@example.com
+      smtpcfg test-email primary --user billing-ops
+    """
+    from reconciler.delivery.test_email import send_test_email
+
+    if (address is None) == (user_name is None):
+        raise click.UsageError("give exactly one of --to ADDR or --user NAME")
+    with reading(store_url) as store:
+        click.echo(send_test_email(store, resolver_factory(vault_auth), settings_name,
+                                   address=address, user_name=user_name, ca_file=ca_file,
+                                   timeout=timeout))
+
+
+COMMANDS = (outbox, deliver, test_email)

@@ -1,0 +1,81 @@
+"""Send messages through the SMTP settings in the store, one open connection per settings.
+
+Used by the runner and by `test-email`, so a test email proves exactly the path that
+invoices take. A connection is kept while its settings stay the same; when an apply
+changes them, the next message opens a new connection with the new settings (and reads
+the password from Vault again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint
+from reconciler.model import StoredResource
+from reconciler.vault.reference import VaultReference
+from reconciler.vault.resolver import VaultResolver
+
+
+class Sender:
+    """Keeps one SmtpConnection per SmtpSettings name, reopened when the settings change."""
+
+    def __init__(
+        self,
+        resolver: Callable[[], VaultResolver],
+        *,
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._resolver = resolver
+        self._ca_file = ca_file
+        self._timeout = timeout
+        self._connections: dict[str, tuple[str, SmtpConnection]] = {}
+
+    def send(self, settings: StoredResource, message: EmailMessage) -> SendResult:
+        connection = self._connection(settings)
+        try:
+            connection.ensure_open()
+            return connection.send(message)
+        except DeliveryFailure as failure:
+            if failure.step in ("authentication", "connection-lost"):
+                # Maybe the password was rotated: log in afresh next time.
+                self._drop(settings.key.name)
+            raise
+
+    def close(self) -> None:
+        for name in list(self._connections):
+            self._drop(name)
+
+    def endpoint(self, settings: StoredResource) -> SmtpEndpoint:
+        spec = settings.spec
+        return SmtpEndpoint(
+            host=spec["host"],
+            port=spec["port"],
+            start_tls_only=spec["startTlsOnly"],
+            username=spec.get("username"),
+            timeout=self._timeout,
+            ca_file=self._ca_file,
+        )
+
+    def _connection(self, settings: StoredResource) -> SmtpConnection:
+        name = settings.key.name
+        fingerprint = json.dumps(settings.spec, sort_keys=True)
+        cached = self._connections.get(name)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        self._drop(name)
+        password = None
+        if "password" in settings.spec:
+            reference = VaultReference.from_spec(settings.spec["password"])
+            password = self._resolver().resolve(reference).value
+        connection = SmtpConnection(self.endpoint(settings), password)
+        self._connections[name] = (fingerprint, connection)
+        return connection
+
+    def _drop(self, name: str) -> None:
+        cached = self._connections.pop(name, None)
+        if cached is not None:
+            cached[1].close()

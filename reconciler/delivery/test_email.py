@@ -1,0 +1,65 @@
+"""`smtpcfg test-email`: one message with the stored settings, through the runner's code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.message import build_message
+from reconciler.delivery.sender import Sender
+from reconciler.errors import SmtpcfgError
+from reconciler.model import ResourceKey
+from reconciler.store.base import Store
+from reconciler.vault.resolver import VaultResolver
+
+#: What failed, in the words of someone who set up the server, per failure step.
+STEP_WORDS = {
+    "dns": "DNS: the server's host name does not resolve",
+    "connection-refused": "connection refused: nothing listens on that host and port",
+    "timeout": "timeout: the server did not answer in time",
+    "tls-handshake": "TLS handshake failed",
+    "certificate": "certificate not trusted or not for this host name",
+    "no-starttls": "no STARTTLS: the server does not offer encryption",
+    "authentication": "authentication rejected: check the username and the password in Vault",
+    "sender-refused": "sender refused: the server will not send from this From address",
+    "recipient-refused": "recipient refused",
+    "data-refused": "message refused",
+    "size": "message too large for the server",
+    "connection-lost": "connection lost",
+    "protocol": "unexpected SMTP reply",
+}
+
+
+def send_test_email(store: Store, resolver: Callable[[], VaultResolver], settings_name: str, *,
+                    address: str | None, user_name: str | None, ca_file: str | None,
+                    timeout: float) -> str:
+    """Send the test email; return what to tell the user, or raise with the failed step."""
+    settings = store.resource(ResourceKey("SmtpSettings", settings_name))
+    if settings is None:
+        raise SmtpcfgError(f"SmtpSettings/{settings_name} not found in {store.url}")
+    if user_name is not None:
+        user = store.resource(ResourceKey("User", user_name))
+        if user is None:
+            raise SmtpcfgError(f"User/{user_name} not found in {store.url}")
+        address = user.spec["email"]
+    assert address is not None
+    sender_address = settings.spec["from"]["address"]
+    message = build_message(
+        from_name=settings.spec["from"].get("name"), from_address=sender_address, to=[address],
+        cc=[], subject=f"smtpcfg test email: {settings_name}",
+        body=(f"This is a test email sent by smtpcfg with the SMTP settings {settings_name} "
+              f"({settings.spec['host']}:{settings.spec['port']}).\n"),
+        attachments=[], message_id_domain=sender_address.rpartition("@")[2],
+    )
+    sender = Sender(resolver, ca_file=ca_file, timeout=timeout)
+    endpoint = sender.endpoint(settings)
+    try:
+        result = sender.send(settings, message)
+    except DeliveryFailure as failure:
+        raise SmtpcfgError(f"test email via {endpoint.address} failed at "
+                           f"{STEP_WORDS[failure.step]}: {failure}") from None
+    finally:
+        sender.close()
+    login = f", logged in as {endpoint.username}" if endpoint.username else ""
+    return (f"Sent a test email to {address} via {endpoint.address}{login}: "
+            f"{result.code} {result.reply_text} (Message-ID {result.message_id})")

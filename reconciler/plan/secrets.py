@@ -1,0 +1,70 @@
+"""Check every Vault reference of the manifests before anything is applied.
+
+Each distinct reference is read once, concurrently; the values are dropped at once.
+What the plan keeps is the KV version seen, for the audit log and for noticing
+rotations of unpinned references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from reconciler.manifests.load import Manifests
+from reconciler.manifests.problems import ManifestProblems, Problem
+from reconciler.model import ResourceKey, StoredResource
+from reconciler.vault.reference import VaultReference
+
+if TYPE_CHECKING:
+    from reconciler.vault.resolver import VaultResolver
+
+PASSWORD_FIELD = "spec.password"  # noqa: S105 - a field name
+
+
+def check_secrets(
+    manifests: Manifests,
+    actual: list[StoredResource],
+    resolver: Callable[[], VaultResolver],
+    concurrency: int,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(secrets seen, notes); raises ManifestProblems naming each unreadable reference."""
+    references = {
+        key: VaultReference.from_spec(resource.spec["password"])
+        for key, resource in manifests.resources.items()
+        if "password" in resource.spec
+    }
+    if not references:
+        return [], []
+    from reconciler.vault.resolver import VaultLookupError
+
+    results = resolver().resolve_all(references.values(), concurrency=concurrency)
+    problems = []
+    secrets = []
+    for key, reference in references.items():
+        result = results[reference]
+        if isinstance(result, VaultLookupError):
+            problems.append(Problem(manifests.position_of(key, PASSWORD_FIELD), str(key),
+                                    PASSWORD_FIELD, str(result)))
+            continue
+        secrets.append({"resource": str(key), "reference": reference.display(),
+                        "version": result.version})
+    if problems:
+        raise ManifestProblems(problems, "with Vault references; nothing was applied")
+    return secrets, _rotations(secrets, references, {r.key: r for r in actual})
+
+
+def _rotations(secrets: list[dict[str, Any]], references: dict[ResourceKey, VaultReference],
+               stored: dict[ResourceKey, StoredResource]) -> list[str]:
+    """Unpinned references whose current version differs from the one last applied."""
+    notes = []
+    for secret, (key, reference) in zip(secrets, references.items(), strict=False):
+        before = stored.get(key)
+        if before is None or reference.version is not None:
+            continue
+        recorded = before.status.get("passwordVersion")
+        unchanged = before.spec.get("password") == reference.to_spec()
+        if unchanged and recorded is not None and recorded != secret["version"]:
+            notes.append(f"{key}: {reference.display()} was rotated in Vault since the last "
+                         f"apply (version {recorded} → {secret['version']}); the runner "
+                         "already sends with the new one")
+    return notes

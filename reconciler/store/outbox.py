@@ -1,0 +1,145 @@
+"""Outbox jobs as the store keeps them; shared by the CLI, the runner and both backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Purpose = Literal["invoice", "password-reset", "notification"]
+PURPOSES: tuple[str, ...] = ("invoice", "password-reset", "notification")
+
+JobStatus = Literal["queued", "retrying", "sent", "failed", "size-exceeded"]
+STATUSES: tuple[str, ...] = ("queued", "retrying", "sent", "failed", "size-exceeded")
+#: Statuses a runner may still pick up.
+PENDING: tuple[str, ...] = ("queued", "retrying")
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class NewJob:
+    """What `enqueue` takes. Exactly one of `settings` and `template` is set."""
+
+    purpose: str
+    to: list[str]
+    cc: list[str] = field(default_factory=list)
+    settings: str | None = None
+    template: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    invoice: str | None = None
+    attachments: list[StoredAttachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    runner: str
+    started_at: str
+    outcome: str
+    code: int | None
+    reply: str | None
+
+
+@dataclass
+class Job:
+    """A job as stored, without attachment contents (see `Outbox.attachments`)."""
+
+    id: int
+    purpose: str
+    to: list[str]
+    cc: list[str]
+    settings: str | None
+    template: str | None
+    subject: str | None
+    body: str | None
+    variables: dict[str, str]
+    account: str | None
+    invoice: str | None
+    status: str
+    invoice_status: str | None
+    attempts: int
+    next_attempt_at: str
+    claimed_by: str | None
+    claimed_until: str | None
+    message_id: str | None
+    last_code: int | None
+    last_reply: str | None
+    failure: str | None
+    created_at: str
+    updated_at: str
+    finished_at: str | None
+    attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": self.id,
+            "purpose": self.purpose,
+            "status": self.status,
+            "to": self.to,
+            "cc": self.cc,
+            "settings": self.settings,
+            "template": self.template,
+            "attempts": self.attempts,
+            "nextAttemptAt": self.next_attempt_at if self.status in PENDING else None,
+            "lastCode": self.last_code,
+            "lastReply": self.last_reply,
+            "messageId": self.message_id,
+            "failure": self.failure,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "finishedAt": self.finished_at,
+            "claimedBy": self.claimed_by,
+            "claimedUntil": self.claimed_until,
+            "attachments": [{"filename": n, "size": s} for n, s in self.attachment_sizes],
+            "attemptLog": [
+                {"attempt": a.attempt, "runner": a.runner, "startedAt": a.started_at,
+                 "outcome": a.outcome, "code": a.code, "reply": a.reply}
+                for a in self.history
+            ],
+        }
+        if self.purpose == "invoice":
+            result.update(account=self.account, invoice=self.invoice,
+                          invoiceStatus=self.invoice_status)
+        return result
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended, as the runner reports it to the store."""
+
+    status: str
+    outcome: str
+    code: int | None = None
+    reply: str | None = None
+    message_id: str | None = None
+    failure: str | None = None
+    invoice_delivered: bool = False
+    retry_at: str | None = None
+
+
+class Outbox(Protocol):
+    """The store's outbox side. Claims are leases: a dead runner's claims expire."""
+
+    def enqueue(self, job: NewJob) -> int: ...
+
+    def claim(self, runner: str, limit: int, lease_seconds: float) -> list[Job]: ...
+
+    def attachments(self, job_id: int) -> list[StoredAttachment]: ...
+
+    def finish_attempt(self, job_id: int, runner: str, started_at: str,
+                       outcome: Outcome) -> None: ...
+
+    def release(self, runner: str) -> None: ...
+
+    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]: ...
+
+    def job(self, job_id: int) -> Job | None: ...

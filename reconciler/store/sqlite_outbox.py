@@ -1,0 +1,146 @@
+"""The outbox in SQLite. One writer at a time: claims take the database's write lock."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from reconciler.store.outbox import (
+    PENDING,
+    Attempt,
+    Job,
+    NewJob,
+    Outcome,
+    StoredAttachment,
+)
+from reconciler.timeutil import utc_in, utc_now
+
+JOB_COLUMNS = (
+    "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
+    " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
+    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
+)
+
+
+class SqliteOutbox:
+    """Mixed into SqliteStore, which provides the connection and the write lock."""
+
+    _db: sqlite3.Connection
+    _write_transaction: Callable[[], AbstractContextManager[None]]
+
+    def enqueue(self, job: NewJob) -> int:
+        now = utc_now()
+        with self._write_transaction():
+            cursor = self._db.execute(
+                "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
+                " subject, body, variables, account, invoice, status, next_attempt_at,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (job.purpose, job.settings, job.template,
+                 json.dumps({"to": job.to, "cc": job.cc}), job.subject, job.body,
+                 json.dumps(job.variables), job.account, job.invoice, now, now, now),
+            )
+            job_id = int(cursor.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO outbox_attachments (job_id, position, filename, content_type, size,"
+                " data) VALUES (?, ?, ?, ?, ?, ?)",
+                [(job_id, i, a.filename, a.content_type, len(a.data), a.data)
+                 for i, a in enumerate(job.attachments)],
+            )
+        return job_id
+
+    def claim(self, runner: str, limit: int, lease_seconds: float) -> list[Job]:
+        now = utc_now()
+        with self._write_transaction():
+            ids = [row[0] for row in self._db.execute(
+                "SELECT id FROM outbox_jobs WHERE status IN (?, ?) AND next_attempt_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?",
+                (*PENDING, now, now, limit))]
+            self._db.executemany(
+                "UPDATE outbox_jobs SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                [(runner, utc_in(lease_seconds), job_id) for job_id in ids],
+            )
+        return [job for job_id in ids if (job := self.job(job_id)) is not None]
+
+    def attachments(self, job_id: int) -> list[StoredAttachment]:
+        rows = self._db.execute(
+            "SELECT filename, content_type, data FROM outbox_attachments WHERE job_id = ?"
+            " ORDER BY position", (job_id,))
+        return [StoredAttachment(name, kind, bytes(data)) for name, kind, data in rows]
+
+    def finish_attempt(self, job_id: int, runner: str, started_at: str,
+                       outcome: Outcome) -> None:
+        now = utc_now()
+        finished = None if outcome.status in PENDING else now
+        with self._write_transaction():
+            attempt = self._db.execute(
+                "SELECT attempts + 1 FROM outbox_jobs WHERE id = ?", (job_id,)).fetchone()[0]
+            self._db.execute(
+                "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
+                " reply) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, attempt, runner, started_at, outcome.outcome, outcome.code,
+                 outcome.reply))
+            self._db.execute(
+                "UPDATE outbox_jobs SET status = ?, attempts = ?, last_code = ?, last_reply = ?,"
+                " message_id = COALESCE(?, message_id), failure = ?, updated_at = ?,"
+                " finished_at = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
+                " invoice_status = CASE WHEN ? THEN 'delivered' ELSE invoice_status END,"
+                " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                (outcome.status, attempt, outcome.code, outcome.reply, outcome.message_id,
+                 outcome.failure, now, finished, outcome.retry_at, outcome.invoice_delivered,
+                 job_id))
+
+    def release(self, runner: str) -> None:
+        with self._write_transaction():
+            self._db.execute(
+                "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
+                " WHERE claimed_by = ? AND status IN (?, ?)", (runner, *PENDING))
+
+    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
+        clauses, values = [], []
+        if status:
+            clauses.append("status = ?")
+            values.append(status)
+        if account:
+            clauses.append("account = ?")
+            values.append(account)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(f"SELECT {JOB_COLUMNS} FROM outbox_jobs{where} ORDER BY id",
+                                values).fetchall()
+        return list(self._with_details(rows))
+
+    def job(self, job_id: int) -> Job | None:
+        rows = self._db.execute(f"SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = ?",
+                                (job_id,)).fetchall()
+        return next(self._with_details(rows), None)
+
+    def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
+        for row in rows:
+            job = job_from_row(row)
+            job.attachment_sizes = [
+                (name, size) for name, size in self._db.execute(
+                    "SELECT filename, size FROM outbox_attachments WHERE job_id = ?"
+                    " ORDER BY position", (job.id,))]
+            job.history = [
+                Attempt(*attempt) for attempt in self._db.execute(
+                    "SELECT attempt, runner, started_at, outcome, code, reply"
+                    " FROM outbox_attempts WHERE job_id = ? ORDER BY attempt", (job.id,))]
+            yield job
+
+
+def job_from_row(row: tuple[Any, ...]) -> Job:
+    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
+     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
+     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = row
+    addresses = json.loads(recipients)
+    return Job(
+        id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
+        template=template, subject=subject, body=body, variables=json.loads(variables),
+        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
+        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
+        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
+        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
+        finished_at=finished_at,
+    )
