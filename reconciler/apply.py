@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.errors import SmtpcfgError
+from reconciler.model import ResourceKey
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.safety import threshold_breach
 from reconciler.store.base import PendingAudit, Store, Write
@@ -24,25 +25,31 @@ def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force:
         source=plan.source,
         plan_digest=plan.digest(),
         changes=[_audit_change(change) for change in plan.changes],
+        secrets=plan.secrets,
     )
     return store.apply(_writes(plan), plan.store, audit)
 
 
 def _writes(plan: Plan) -> list[Write]:
+    status = {
+        item["resource"]: {"passwordVersion": item["version"]}
+        for item in plan.secrets
+        if item["version"] is not None
+    }
     writes = []
-    secret_versions = {item["resource"]: item for item in plan.secrets}
     for change in plan.changes:
+        observed = status.pop(str(change.key), {})
         if change.previous is not None:
             writes.append(Write("delete", change.previous))
         if change.action == "delete":
             writes.append(Write("delete", change.key))
-            continue
-        status = {}
-        seen = secret_versions.get(str(change.key))
-        if seen is not None and seen.get("version") is not None:
-            status["passwordVersion"] = seen["version"]
-        action = "update" if change.action == "update" else "create"
-        writes.append(Write(action, change.key, change.after, status))
+        else:
+            action = "update" if change.action == "update" else "create"
+            writes.append(Write(action, change.key, change.after, observed))
+    # Unchanged resources: record the password version in force from now on.
+    for resource, observed in status.items():
+        kind, _, name = resource.partition("/")
+        writes.append(Write("status", ResourceKey(kind, name), status=observed))
     return writes
 
 

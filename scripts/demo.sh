@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the main job end to end on the embedded defaults, in a scratch folder.
+# `make demo`: the main job end to end on the embedded defaults, in a scratch folder:
+# a throwaway OpenBao holds the passwords, SQLite is the store, and a local SMTP sink
+# receives the mail. Nothing leaves this machine.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -7,13 +9,31 @@ work="$repo/.demo"
 rm -rf "$work" && mkdir -p "$work"
 cd "$work"
 export SMTPCFG_STORE="sqlite:///$work/smtpcfg.db"
+python="$(command -v python)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
+free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
 
-step "validate the example manifests"
+step "start a throwaway OpenBao (Vault API) on loopback and store the SMTP passwords"
+export VAULT_ADDR="http://127.0.0.1:$(free_port)"
+export VAULT_TOKEN="demo-root-$RANDOM$RANDOM"
+bao server -dev -dev-no-store-token -dev-root-token-id="$VAULT_TOKEN" \
+  -dev-listen-address="${VAULT_ADDR#http://}" >"$work/openbao.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do BAO_ADDR="$VAULT_ADDR" BAO_TOKEN="$VAULT_TOKEN" bao status >/dev/null 2>&1 && break; sleep 0.1; done
+primary_password="demo-$RANDOM$RANDOM$RANDOM"
+BAO_ADDR="$VAULT_ADDR" BAO_TOKEN="$VAULT_TOKEN" bao kv put secret/smtp/primary password="$primary_password" >/dev/null
+BAO_ADDR="$VAULT_ADDR" BAO_TOKEN="$VAULT_TOKEN" bao kv put secret/smtp/transactional password="demo-$RANDOM$RANDOM" >/dev/null
+echo "OpenBao at $VAULT_ADDR with secret/smtp/primary and secret/smtp/transactional"
+
+step "validate the example manifests (offline)"
 smtpcfg validate -f "$repo/examples/smtp.yaml"
 
-step "plan against an empty store, save the plan"
+step "plan against an empty store (checks every Vault reference), save the plan"
 smtpcfg plan -f "$repo/examples/smtp.yaml" --out plan.json
 
 step "apply the saved plan"
@@ -22,8 +42,37 @@ smtpcfg apply plan.json --actor demo
 step "plan again: nothing to do"
 smtpcfg plan -f "$repo/examples/smtp.yaml" --detailed-exitcode
 
+step "start a local SMTP relay (STARTTLS, login required) and point 'primary' at it"
+PYTHONPATH="$repo" "$python" "$repo/scripts/demo_sink.py" "$work" billing-mailer "$primary_password" 2>"$work/sink.log" &
+pids+=($!)
+sink_pid=$!
+wait_for "$work/sink.port"
+port="$(cat "$work/sink.port")"
+mkdir -p manifests
+sed -e "s/host: smtp.example.com/host: 127.0.0.1/" -e "s/port: 587/port: $port/" \
+  "$repo/examples/smtp.yaml" >manifests/smtp.yaml
+smtpcfg plan -f manifests/ --out relay.json
+smtpcfg apply relay.json --actor demo
+
 step "what the store holds, and the audit log"
 smtpcfg get
 smtpcfg history
 
+step "send a test email with the stored settings"
+smtpcfg test-email primary --user billing-ops --ca-file "$work/ca.pem"
+
+step "queue an invoice with a PDF and run the delivery runner once"
+printf '%%PDF-1.4\n%% demo invoice\n%%%%EOF\n' >INV-2026-0042.pdf
+job="$(smtpcfg outbox add --purpose invoice --template invoice --to ap@customer.example \
+  --account A-1001 --invoice INV-2026-0042 --var name="Customer AP" --attach INV-2026-0042.pdf)"
+echo "queued outbox job $job"
+smtpcfg deliver --once --ca-file "$work/ca.pem"
+smtpcfg outbox list
+
+step "where the mail went"
+kill -TERM "$sink_pid"
+wait "$sink_pid" || true
+for message in "$work"/mail/*.eml; do
+  printf '%s: %s | %s\n' "$message" "$(grep -m1 '^To:' "$message")" "$(grep -m1 '^Subject:' "$message")"
+done
 printf '\nDemo store: %s\n' "$SMTPCFG_STORE"

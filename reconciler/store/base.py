@@ -13,7 +13,9 @@ from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.outbox import Outbox
 
-WriteAction = Literal["create", "update", "delete"]
+#: "status" records what the store observed (e.g. a password's KV version) without
+#: changing the resource or its generation.
+WriteAction = Literal["create", "update", "delete", "status"]
 
 
 class StoreError(SmtpcfgError):
@@ -52,6 +54,7 @@ class AuditEntry:
     source: str
     plan_digest: str
     changes: list[dict[str, Any]]
+    secrets: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,17 +64,23 @@ class AuditEntry:
             "source": self.source,
             "planDigest": self.plan_digest,
             "changes": self.changes,
+            "secrets": self.secrets,
         }
 
 
 @dataclass(frozen=True)
 class PendingAudit:
-    """The audit fields an apply supplies; the store adds revision and time."""
+    """The audit fields an apply supplies; the store adds revision and time.
+
+    `secrets` lists each Vault reference with the KV version the plan saw: which
+    password version was in force from this apply on. Never a value.
+    """
 
     actor: str
     source: str
     plan_digest: str
     changes: list[dict[str, Any]]
+    secrets: list[dict[str, Any]]
 
 
 class Store(Outbox, Protocol):

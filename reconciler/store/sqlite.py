@@ -101,19 +101,22 @@ class SqliteStore(SqliteOutbox):
             revision = current.revision + 1
             self._db.execute("UPDATE store_info SET revision = ?", (revision,))
             self._db.execute(
-                "INSERT INTO audit_log (revision, applied_at, actor, source, plan_digest, changes)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (revision, applied_at, actor, source, plan_digest, changes,"
+                " secrets) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (revision, now, audit.actor, audit.source, audit.plan_digest,
-                 _dump(audit.changes)),
+                 _dump(audit.changes), _dump(audit.secrets)),
             )
         return revision
 
     def history(self) -> list[AuditEntry]:
         rows = self._db.execute(
-            "SELECT revision, applied_at, actor, source, plan_digest, changes"
+            "SELECT revision, applied_at, actor, source, plan_digest, changes, secrets"
             " FROM audit_log ORDER BY revision"
         )
-        return [AuditEntry(*row[:5], changes=json.loads(row[5])) for row in rows]
+        return [
+            AuditEntry(*row[:5], changes=json.loads(row[5]), secrets=json.loads(row[6]))
+            for row in rows
+        ]
 
     def close(self) -> None:
         self._db.close()
@@ -122,6 +125,8 @@ class SqliteStore(SqliteOutbox):
         deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
         creates = [_row_values(w) for w in writes if w.action == "create"]
         updates = [_row_values(w) for w in writes if w.action == "update"]
+        observations = [(_dump(w.status), w.key.kind, w.key.name)
+                        for w in writes if w.action == "status"]
         self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", deletes)
         self._db.executemany(
             f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
@@ -131,6 +136,9 @@ class SqliteStore(SqliteOutbox):
             "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
             " spec = ?, status = ?, updated_at = ? WHERE kind = ? AND name = ?",
             [(*rest, now, kind, name) for kind, name, *rest in updates],
+        )
+        self._db.executemany(
+            "UPDATE resources SET status = ? WHERE kind = ? AND name = ?", observations
         )
 
     @contextmanager

@@ -25,5 +25,6 @@ CREATE TABLE audit_log (
     actor TEXT NOT NULL,
     source TEXT NOT NULL,
     plan_digest TEXT NOT NULL,
-    changes TEXT NOT NULL
+    changes TEXT NOT NULL,
+    secrets TEXT NOT NULL
 );
