@@ -17,7 +17,7 @@ demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: install
-	$(BIN)/ruff check reconciler tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: install

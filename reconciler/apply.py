@@ -21,6 +21,7 @@ def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force:
     if breach and not force:
         raise SmtpcfgError(f"refusing to apply: {breach}")
     audit = PendingAudit(
+        scope=plan.scope,
         actor=actor,
         source=plan.source,
         plan_digest=plan.digest(),
@@ -45,7 +46,7 @@ def _writes(plan: Plan) -> list[Write]:
             writes.append(Write("delete", change.key))
         else:
             action = "update" if change.action == "update" else "create"
-            writes.append(Write(action, change.key, change.after, observed))
+            writes.append(Write(action, change.key, change.after, observed, plan.scope))
     # Unchanged resources: record the password version in force from now on.
     for resource, observed in status.items():
         kind, _, name = resource.partition("/")

@@ -11,8 +11,8 @@ API_VERSION = "smtpcfg/v1"
 #: updates run in this order, deletes in reverse, so no reference dangles mid-apply.
 KINDS: tuple[str, ...] = ("User", "SmtpSettings", "EmailTemplate")
 
-#: metadata fields the store owns; a manifest that sets one is refused.
-READ_ONLY_METADATA: tuple[str, ...] = ("uid", "createdAt", "updatedAt", "generation")
+#: The scope an apply owns when none is given: `--scope` / SMTPCFG_SCOPE.
+DEFAULT_SCOPE = "default"
 
 
 @dataclass(frozen=True, order=True)
@@ -85,6 +85,7 @@ class StoredResource(Resource):
     """A resource as the store holds it, with the fields the store owns."""
 
     status: dict[str, Any] = field(default_factory=dict)
+    scope: str = "default"
     uid: str = ""
     generation: int = 0
     created_at: str = ""
@@ -94,6 +95,7 @@ class StoredResource(Resource):
         """The manifest plus the store's read-only metadata, as `get -o yaml` shows it."""
         document = self.to_manifest()
         document["metadata"].update(
+            scope=self.scope,
             uid=self.uid,
             generation=self.generation,
             createdAt=self.created_at,

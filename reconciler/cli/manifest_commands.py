@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.options import F, manifests_option, store_option, use_color
+from reconciler.cli.options import (
+    F,
+    manifests_option,
+    owning_scope_option,
+    store_option,
+    use_color,
+)
 from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
 
@@ -63,6 +69,13 @@ def _vault_options(function: F) -> F:
     return vault_auth_option(function)
 
 
+def _scope_options(function: F) -> F:
+    function = click.option(
+        "--take-over", is_flag=True,
+        help="Move declared resources that another scope owns into this one.")(function)
+    return owning_scope_option(function)
+
+
 def _source_option(function: F) -> F:
     return click.option(
         "--source",
@@ -84,9 +97,10 @@ def _source_option(function: F) -> F:
 @_threshold_option
 @_source_option
 @_vault_options
+@_scope_options
 def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_format: str,
          detailed_exitcode: bool, threshold: float, source: str | None,
-         vault_auth: str | None, vault_concurrency: int) -> None:
+         vault_auth: str | None, vault_concurrency: int, scope: str, take_over: bool) -> None:
     """Show what apply would change in the store.
 
     A plan over the safety threshold still succeeds, with a warning: only apply
@@ -98,7 +112,8 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
       smtpcfg plan -f manifests/ --format markdown --out plan.json > plan.md
       smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
     """
-    plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency)
+    plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency,
+                       scope, take_over)
     if out_path is not None:
         from reconciler.plan.planfile import save_plan
 
@@ -121,9 +136,10 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
 @_threshold_option
 @_source_option
 @_vault_options
+@_scope_options
 def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_approve: bool,
           force: bool, actor: str | None, threshold: float, source: str | None,
-          vault_auth: str | None, vault_concurrency: int) -> None:
+          vault_auth: str | None, vault_concurrency: int, scope: str, take_over: bool) -> None:
     """Apply manifests, or a saved plan, to the store in one transaction.
 
     From manifests, the plan is shown first and applied after you type `yes`
@@ -150,7 +166,8 @@ def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_a
             plan_.source = source
         click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
     else:
-        plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency)
+        plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency,
+                           scope, take_over)
         _print_plan(plan_, "text")
         if plan_.has_changes and not auto_approve:
             _confirm()
@@ -184,7 +201,8 @@ def _confirm() -> None:
 
 
 def _make_plan(paths: tuple[str, ...], store_url: str, threshold: float, source: str | None,
-               vault_auth: str | None, vault_concurrency: int) -> Plan:
+               vault_auth: str | None, vault_concurrency: int, scope: str,
+               take_over: bool) -> Plan:
     from reconciler.manifests.load import load_manifests
     from reconciler.plan.build import make_plan
     from reconciler.provenance import detect_source
@@ -193,7 +211,7 @@ def _make_plan(paths: tuple[str, ...], store_url: str, threshold: float, source:
     manifests = load_manifests(paths)
     store = open_store(store_url, create=False)
     try:
-        return make_plan(manifests, store, threshold=threshold,
+        return make_plan(manifests, store, scope=scope, take_over=take_over, threshold=threshold,
                          source=detect_source(source, os.environ, manifests.files),
                          resolver=resolver_factory(vault_auth),
                          vault_concurrency=vault_concurrency)

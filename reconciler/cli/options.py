@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
 
+from reconciler.model import DEFAULT_SCOPE
 from reconciler.store.open import DEFAULT_STORE_URL
 
 F = Callable[..., Any]
@@ -24,6 +26,34 @@ def store_option(function: F) -> F:
         metavar="URL",
         help="Target store: sqlite:///PATH or postgresql://... [env: SMTPCFG_STORE]",
     )(function)
+
+
+_SCOPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def _scope_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _SCOPE_NAME.match(value):
+        raise click.BadParameter(f"{value!r} is not a valid scope name: lowercase letters, "
+                                 "digits, '-' and '.'")
+    return value
+
+
+def owning_scope_option(function: F) -> F:
+    """The scope a plan or apply owns (and export writes out)."""
+    return click.option(
+        "--scope",
+        envvar="SMTPCFG_SCOPE",
+        default=DEFAULT_SCOPE,
+        show_default=True,
+        callback=_scope_name,
+        help="The scope these manifests own in a shared store [env: SMTPCFG_SCOPE].",
+    )(function)
+
+
+def filter_scope_option(function: F) -> F:
+    """An optional scope filter for reading commands."""
+    return click.option("--scope", callback=_scope_name,
+                        help="Only resources of this scope [default: every scope].")(function)
 
 
 def manifests_option(required: bool) -> Callable[[F], F]:

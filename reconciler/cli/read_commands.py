@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.options import store_option
+from reconciler.cli.options import filter_scope_option, owning_scope_option, store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.errors import SmtpcfgError
 
@@ -32,9 +32,11 @@ _KIND_ALIASES = {
 @click.argument("kind", required=False)
 @click.argument("name", required=False)
 @store_option
+@filter_scope_option
 @click.option("-o", "--output", "output_format", type=click.Choice(["table", "yaml", "json"]),
               default="table", show_default=True)
-def get(kind: str | None, name: str | None, store_url: str, output_format: str) -> None:
+def get(kind: str | None, name: str | None, store_url: str, scope: str | None,
+        output_format: str) -> None:
     """Show resources in the store, with the fields the store owns.
 
     KIND is SmtpSettings, User or EmailTemplate (case-insensitive; plurals work).
@@ -55,7 +57,7 @@ def get(kind: str | None, name: str | None, store_url: str, output_format: str) 
                 raise SmtpcfgError(f"{canonical}/{name} not found in {store.url}")
             resources = [found]
         else:
-            resources = store.resources(canonical)
+            resources = store.resources(canonical, scope)
     documents = [resource.to_manifest_with_status() for resource in resources]
     if output_format == "json":
         body: Any = documents[0] if name else {"items": documents}
@@ -63,17 +65,18 @@ def get(kind: str | None, name: str | None, store_url: str, output_format: str) 
     elif output_format == "yaml":
         click.echo(_yaml(documents), nl=False)
     else:
-        echo_table(["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"],
-                    [[r.key.kind, r.key.name, str(r.generation), r.updated_at, _summary(r)]
-                     for r in resources])
+        echo_table(["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"],
+                    [[r.key.kind, r.key.name, r.scope, str(r.generation), r.updated_at,
+                      _summary(r)] for r in resources])
 
 
 @click.command()
 @store_option
+@owning_scope_option
 @click.option("-o", "--output", "output", metavar="PATH",
               help="A file, or a folder (existing, or ending in /) for one file per kind. "
               "Default: stdout.")
-def export(store_url: str, output: str | None) -> None:
+def export(store_url: str, scope: str, output: str | None) -> None:
     """Write the store's resources as manifests that plan as no changes.
 
     Read-only fields (uid, generation, timestamps) are left out, so the output
@@ -85,7 +88,7 @@ def export(store_url: str, output: str | None) -> None:
       smtpcfg export -o manifests/
     """
     with reading(store_url) as store:
-        resources = store.resources()
+        resources = store.resources(scope=scope)
     if output is None:
         click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
         return
@@ -106,9 +109,10 @@ def export(store_url: str, output: str | None) -> None:
 
 @click.command()
 @store_option
+@filter_scope_option
 @click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
               default="table", show_default=True)
-def history(store_url: str, output_format: str) -> None:
+def history(store_url: str, scope: str | None, output_format: str) -> None:
     """Show the audit log: every apply, who made it, from which source, what changed.
 
     \b
@@ -117,7 +121,7 @@ def history(store_url: str, output_format: str) -> None:
       smtpcfg history -o json | jq '.[-1].changes'
     """
     with reading(store_url) as store:
-        entries = store.history()
+        entries = store.history(scope)
     if output_format == "json":
         click.echo(json.dumps([entry.to_json() for entry in entries], indent=2,
                               ensure_ascii=False))
@@ -128,9 +132,9 @@ def history(store_url: str, output_format: str) -> None:
         for change in entry.changes:
             counts[change["action"]] = counts.get(change["action"], 0) + 1
         summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-        rows.append([str(entry.revision), entry.applied_at, entry.actor, entry.source,
-                     entry.plan_digest[:19], summary])
-    echo_table(["REVISION", "APPLIED", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
+        rows.append([str(entry.revision), entry.applied_at, entry.scope, entry.actor,
+                     entry.source, entry.plan_digest[:19], summary])
+    echo_table(["REVISION", "APPLIED", "SCOPE", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
 
 
 def _kind(text: str) -> str:

@@ -19,15 +19,16 @@ if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
 
 
-def make_plan(manifests: Manifests, store: Store, *, source: str, threshold: float,
-              resolver: Callable[[], VaultResolver], vault_concurrency: int = 8) -> Plan:
+def make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool, source: str,
+              threshold: float, resolver: Callable[[], VaultResolver],
+              vault_concurrency: int = 8) -> Plan:
     """Diff the manifests against the store and check every Vault reference.
 
     Raises when the result would leave a reference dangling, or a secret unreadable.
     """
     state = store.state()
     actual = store.resources()
-    changes = diff(manifests.resources, actual)
+    changes = diff(manifests.resources, actual, scope=scope, take_over=take_over)
     dangling = dangling_references(manifests.resources, actual, changes)
     if dangling:
         raise SmtpcfgError("the plan would leave references dangling: " + "; ".join(dangling))
@@ -35,10 +36,11 @@ def make_plan(manifests: Manifests, store: Store, *, source: str, threshold: flo
     plan = Plan(
         store_url=store.url,
         store=state,
+        scope=scope,
         created_at=utc_now(),
         source=source,
         changes=changes,
-        resource_count=len(actual),
+        resource_count=sum(1 for resource in actual if resource.scope == scope),
         secrets=secrets,
         notes=notes,
         smtpcfg_version=__version__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.errors import SmtpcfgError
 from reconciler.model import Resource, ResourceKey, StoredResource, references_of
 from reconciler.plan.model import ABSENT, Change, FieldChange
 
@@ -13,18 +14,29 @@ from reconciler.plan.model import ABSENT, Change, FieldChange
 RENAMED_FROM = "smtpcfg.dev/renamed-from"
 
 
-def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource]) -> list[Change]:
-    """Changes in apply order: creates and updates by kind order, then deletes reversed."""
+def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], *,
+         scope: str, take_over: bool = False) -> list[Change]:
+    """Changes in apply order: creates and updates by kind order, then deletes reversed.
+
+    `actual` is the whole store; only resources of `scope` may be updated or deleted.
+    A declared resource that another scope owns is an error, unless `take_over`.
+    """
     stored = {resource.key: resource for resource in actual}
-    replaced = _replacements(desired, stored)
+    if not take_over:
+        _refuse_foreign(desired, stored, scope)
+    owned = {key: resource for key, resource in stored.items() if resource.scope == scope}
+    replaced = _replacements(desired, owned, stored)
     writes: list[Change] = []
     for key in sorted(desired, key=lambda k: k.sort_key):
         after = desired[key].body()
         current = stored.get(key)
         if current is not None:
             before = current.body()
-            if before != after:
-                writes.append(Change("update", key, before, after, field_changes(before, after)))
+            fields = field_changes(before, after)
+            if current.scope != scope:
+                fields.insert(0, FieldChange("scope", current.scope, scope))
+            if fields:
+                writes.append(Change("update", key, before, after, fields))
         elif key in replaced:
             old = stored[replaced[key]]
             before = old.body()
@@ -34,11 +46,25 @@ def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource]) 
             writes.append(Change("create", key, None, after, field_changes({}, after)))
     gone = set(replaced.values())
     deletes = [
-        Change("delete", key, stored[key].body(), None, field_changes(stored[key].body(), {}))
-        for key in sorted(stored, key=lambda k: k.sort_key, reverse=True)
+        Change("delete", key, owned[key].body(), None, field_changes(owned[key].body(), {}))
+        for key in sorted(owned, key=lambda k: k.sort_key, reverse=True)
         if key not in desired and key not in gone
     ]
     return writes + deletes
+
+
+def _refuse_foreign(desired: Mapping[ResourceKey, Resource],
+                    stored: Mapping[ResourceKey, StoredResource], scope: str) -> None:
+    foreign = [
+        f"{key} is owned by scope {stored[key].scope!r}"
+        for key in sorted(desired, key=lambda k: k.sort_key)
+        if key in stored and stored[key].scope != scope
+    ]
+    if foreign:
+        raise SmtpcfgError(
+            f"{'; '.join(foreign)}; this plan's scope is {scope!r}. Remove them from these "
+            "manifests, or pass --take-over to move them to this scope"
+        )
 
 
 def dangling_references(
@@ -72,16 +98,18 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldCh
 
 
 def _replacements(
-    desired: Mapping[ResourceKey, Resource], stored: Mapping[ResourceKey, StoredResource]
+    desired: Mapping[ResourceKey, Resource],
+    owned: Mapping[ResourceKey, StoredResource],
+    stored: Mapping[ResourceKey, StoredResource],
 ) -> dict[ResourceKey, ResourceKey]:
-    """new key -> old key, for renames that can happen: old stored, new not yet."""
+    """new key -> old key, for renames that can happen: old owned, new not stored yet."""
     result = {}
     for key, resource in desired.items():
         previous_name = resource.annotations.get(RENAMED_FROM)
         if previous_name is None or key in stored:
             continue
         previous = ResourceKey(key.kind, previous_name)
-        if previous in stored and previous not in desired:
+        if previous in owned and previous not in desired:
             result[key] = previous
     return result
 

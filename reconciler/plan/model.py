@@ -93,6 +93,7 @@ class Plan:
 
     store_url: str
     store: StoreState
+    scope: str
     created_at: str
     source: str
     changes: list[Change]
@@ -125,6 +126,7 @@ class Plan:
             "formatVersion": FORMAT_VERSION,
             "smtpcfgVersion": self.smtpcfg_version,
             "createdAt": self.created_at,
+            "scope": self.scope,
             "source": self.source,
             "store": {
                 "url": self.store_url,
@@ -145,6 +147,7 @@ class Plan:
         return cls(
             store_url=store["url"],
             store=StoreState(store["id"], store["revision"]),
+            scope=data["scope"],
             created_at=data["createdAt"],
             source=data["source"],
             changes=[Change.from_json(item) for item in data["changes"]],

@@ -42,6 +42,7 @@ class Write:
     key: ResourceKey
     body: dict[str, Any] | None = None
     status: dict[str, Any] = field(default_factory=dict)
+    scope: str = "default"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class AuditEntry:
 
     revision: int
     applied_at: str
+    scope: str
+    scope: str
     actor: str
     source: str
     plan_digest: str
@@ -60,6 +63,7 @@ class AuditEntry:
         return {
             "revision": self.revision,
             "appliedAt": self.applied_at,
+            "scope": self.scope,
             "actor": self.actor,
             "source": self.source,
             "planDigest": self.plan_digest,
@@ -76,6 +80,7 @@ class PendingAudit:
     password version was in force from this apply on. Never a value.
     """
 
+    scope: str
     actor: str
     source: str
     plan_digest: str
@@ -90,7 +95,8 @@ class Store(Outbox, Protocol):
 
     def state(self) -> StoreState: ...
 
-    def resources(self, kind: str | None = None) -> list[StoredResource]: ...
+    def resources(self, kind: str | None = None, scope: str | None = None
+                  ) -> list[StoredResource]: ...
 
     def resource(self, key: ResourceKey) -> StoredResource | None: ...
 
@@ -101,6 +107,6 @@ class Store(Outbox, Protocol):
         """
         ...
 
-    def history(self) -> list[AuditEntry]: ...
+    def history(self, scope: str | None = None) -> list[AuditEntry]: ...
 
     def close(self) -> None: ...

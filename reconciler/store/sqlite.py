@@ -28,7 +28,8 @@ from reconciler.timeutil import utc_now
 LOCK_TIMEOUT = 10.0
 
 _RESOURCE_COLUMNS = (
-    "kind, name, uid, generation, labels, annotations, spec, status, created_at, updated_at"
+    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at,"
+    " updated_at"
 )
 
 
@@ -64,12 +65,12 @@ class SqliteStore(SqliteOutbox):
         row = self._db.execute("SELECT store_id, revision FROM store_info").fetchone()
         return StoreState(store_id=row[0], revision=row[1])
 
-    def resources(self, kind: str | None = None) -> list[StoredResource]:
-        query = f"SELECT {_RESOURCE_COLUMNS} FROM resources"
-        rows = (
-            self._db.execute(f"{query} WHERE kind = ? ORDER BY name", (kind,))
-            if kind
-            else self._db.execute(f"{query} ORDER BY kind, name")
+    def resources(self, kind: str | None = None, scope: str | None = None
+                  ) -> list[StoredResource]:
+        rows = self._db.execute(
+            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE (? IS NULL OR kind = ?)"
+            " AND (? IS NULL OR scope = ?) ORDER BY kind, name",
+            (kind, kind, scope, scope),
         )
         return [_resource_from_row(row) for row in rows]
 
@@ -101,20 +102,21 @@ class SqliteStore(SqliteOutbox):
             revision = current.revision + 1
             self._db.execute("UPDATE store_info SET revision = ?", (revision,))
             self._db.execute(
-                "INSERT INTO audit_log (revision, applied_at, actor, source, plan_digest, changes,"
-                " secrets) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (revision, now, audit.actor, audit.source, audit.plan_digest,
+                "INSERT INTO audit_log (revision, applied_at, scope, actor, source, plan_digest,"
+                " changes, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (revision, now, audit.scope, audit.actor, audit.source, audit.plan_digest,
                  _dump(audit.changes), _dump(audit.secrets)),
             )
         return revision
 
-    def history(self) -> list[AuditEntry]:
+    def history(self, scope: str | None = None) -> list[AuditEntry]:
         rows = self._db.execute(
-            "SELECT revision, applied_at, actor, source, plan_digest, changes, secrets"
-            " FROM audit_log ORDER BY revision"
+            "SELECT revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
+            " FROM audit_log WHERE (? IS NULL OR scope = ?) ORDER BY revision",
+            (scope, scope),
         )
         return [
-            AuditEntry(*row[:5], changes=json.loads(row[5]), secrets=json.loads(row[6]))
+            AuditEntry(*row[:6], changes=json.loads(row[6]), secrets=json.loads(row[7]))
             for row in rows
         ]
 
@@ -129,12 +131,13 @@ class SqliteStore(SqliteOutbox):
                         for w in writes if w.action == "status"]
         self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", deletes)
         self._db.executemany(
-            f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO resources ({_RESOURCE_COLUMNS})"
+            " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
             [(kind, name, str(uuid.uuid4()), *rest, now, now) for kind, name, *rest in creates],
         )
         self._db.executemany(
             "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
-            " spec = ?, status = ?, updated_at = ? WHERE kind = ? AND name = ?",
+            " spec = ?, status = ?, scope = ?, updated_at = ? WHERE kind = ? AND name = ?",
             [(*rest, now, kind, name) for kind, name, *rest in updates],
         )
         self._db.executemany(
@@ -222,17 +225,19 @@ def _row_values(write: Write) -> tuple[Any, ...]:
         _dump(metadata.get("annotations", {})),
         _dump(write.body["spec"]),
         _dump(write.status),
+        write.scope,
     )
 
 
 def _resource_from_row(row: tuple[Any, ...]) -> StoredResource:
-    kind, name, uid, generation, labels, annotations, spec, status, created, updated = row
+    kind, name, uid, generation, labels, annotations, spec, status, scope, created, updated = row
     return StoredResource(
         key=ResourceKey(kind, name),
         spec=json.loads(spec),
         labels=json.loads(labels),
         annotations=json.loads(annotations),
         status=json.loads(status),
+        scope=scope,
         uid=uid,
         generation=generation,
         created_at=created,

@@ -69,7 +69,7 @@ def test_unsupported_store_url(cli: Cli) -> None:
 
 def test_get_in_every_format(applied: Cli) -> None:
     table = applied("get").stdout.splitlines()
-    assert table[0].split() == ["KIND", "NAME", "GENERATION", "UPDATED", "SUMMARY"]
+    assert table[0].split() == ["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"]
     assert any(line.split()[:2] == ["SmtpSettings", "primary"]
                and line.endswith("smtp.example.com:587 starttls-only") for line in table)
     one = yaml.safe_load(applied("get", "SmtpSettings", "primary", "-o", "yaml").stdout)
