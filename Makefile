@@ -17,6 +17,7 @@ demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: install
+	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -15,3 +15,8 @@ def utc_now() -> str:
 def utc_in(seconds: float) -> str:
     """The timestamp `seconds` from now."""
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime(_FORMAT)
+
+
+def format_utc(moment: datetime) -> str:
+    """A timezone-aware datetime (as PostgreSQL returns them) in the store's format."""
+    return moment.astimezone(UTC).strftime(_FORMAT)

@@ -1,20 +1,30 @@
-"""Fixtures shared by the whole suite. Real servers live in tests/support/."""
+"""Fixtures shared by the whole suite. Real servers live in tests/support/.
+
+Every test that takes `store_url` (directly, or through `cli`) runs twice: against a
+SQLite file and against its own schema in the PostgreSQL server at 127.0.0.1:5432.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Cli, clean_environment
+from tests.support.stores import postgres_schema, sqlite_url
 
 pytest_plugins = ["tests.support.openbao", "tests.support.smtp"]
 
 
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """A SQLite store in this test's own folder (created by the first apply)."""
-    return f"sqlite:///{tmp_path / 'store.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """This test's own store: a SQLite file (created by the first apply), or a schema."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -24,4 +34,14 @@ def cli(tmp_path: Path, store_url: str) -> Cli:
     home.mkdir()
     env = clean_environment(home)
     env["SMTPCFG_STORE"] = store_url
+    return Cli(tmp_path, env)
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path: Path) -> Cli:
+    """The CLI on a SQLite store only, for what is particular to the embedded file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_environment(home)
+    env["SMTPCFG_STORE"] = sqlite_url(tmp_path)
     return Cli(tmp_path, env)

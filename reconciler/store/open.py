@@ -11,7 +11,11 @@ DEFAULT_STORE_URL = "sqlite:///smtpcfg.db"
 
 
 def open_store(url: str, *, create: bool) -> Store:
-    """Open the store at `url`. Without `create`, a missing SQLite file reads as empty."""
+    """Open the store at `url`. Without `create`, a missing SQLite file reads as empty.
+
+    A PostgreSQL database is always migrated on open: it is shared and long-lived, and
+    its schema is created once by whoever comes first.
+    """
     if url.startswith("sqlite:///"):
         from reconciler.store.sqlite import SqliteStore
 
@@ -19,6 +23,10 @@ def open_store(url: str, *, create: bool) -> Store:
         if not path:
             raise StoreError(f"store URL {url!r} names no file: use sqlite:///PATH")
         return SqliteStore.open(url, Path(path), create=create)
+    if url.startswith(("postgresql://", "postgres://")):
+        from reconciler.store.postgres import PostgresStore
+
+        return PostgresStore.open(url, redact_url(url))
     raise StoreError(
         f"unsupported store URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
     )

@@ -79,6 +79,14 @@ class Job:
     attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
     history: list[Attempt] = field(default_factory=list)
 
+    @property
+    def invoice_state(self) -> str:
+        """`delivered` once sent or size-exceeded (the Max Size rule), else `pending`, or
+        `undelivered` once the job failed."""
+        if self.invoice_status:
+            return self.invoice_status
+        return "undelivered" if self.status == "failed" else "pending"
+
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {
             "id": self.id,
@@ -108,7 +116,7 @@ class Job:
         }
         if self.purpose == "invoice":
             result.update(account=self.account, invoice=self.invoice,
-                          invoiceStatus=self.invoice_status)
+                          invoiceStatus=self.invoice_state)
         return result
 
 

@@ -15,13 +15,13 @@ from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import (
     AuditEntry,
     PendingAudit,
-    StaleStateError,
     StoreError,
     StoreState,
     Write,
 )
-from reconciler.store.migrations import latest_version, migrations
+from reconciler.store.migrations import pending
 from reconciler.store.sqlite_outbox import SqliteOutbox
+from reconciler.store.stale import ensure_current
 from reconciler.timeutil import utc_now
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
@@ -92,11 +92,7 @@ class SqliteStore(SqliteOutbox):
     def _apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
         with self._write_transaction():
             current = self.state()
-            if current.revision != expected.revision or expected.store_id not in (
-                "",
-                current.store_id,
-            ):
-                raise StaleStateError(_stale_message(expected, current))
+            ensure_current(expected, current)
             now = utc_now()
             self._write_resources(writes, now)
             revision = current.revision + 1
@@ -164,14 +160,7 @@ class SqliteStore(SqliteOutbox):
             " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         applied = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
-        if applied > latest_version("sqlite"):
-            raise StoreError(
-                f"store {self.url} has schema version {applied}, newer than this smtpcfg"
-                f" knows ({latest_version('sqlite')}); upgrade smtpcfg"
-            )
-        for migration in migrations("sqlite"):
-            if migration.version <= applied:
-                continue
+        for migration in pending("sqlite", applied, self.url):
             with self._write_transaction():
                 for statement in _statements(migration.sql):
                     self._db.execute(statement)
@@ -201,14 +190,6 @@ def _create_private_file(path: Path) -> None:
 def _statements(sql: str) -> list[str]:
     """Split a migration into statements (migrations hold no `;` inside literals)."""
     return [part.strip() for part in sql.split(";") if part.strip()]
-
-
-def _stale_message(expected: StoreState, current: StoreState) -> str:
-    if expected.store_id and expected.store_id != current.store_id:
-        return (f"the plan was made against another store ({expected.store_id}); this store"
-                f" is {current.store_id}")
-    return (f"the plan was made at store revision {expected.revision}, but the store is now at"
-            f" revision {current.revision}; make a new plan")
 
 
 def _dump(value: Any) -> str:

@@ -12,6 +12,7 @@ import pytest
 from tests.support.cli import Cli
 from tests.support.manifests import settings, user, vault_password, write_manifests
 from tests.support.openbao import OpenBao
+from tests.support.stores import is_empty
 
 
 def mailer(name: str, path: str, **extra: object) -> dict:
@@ -56,7 +57,7 @@ def test_each_distinct_reference_is_read_once_per_plan(
 
 
 def test_unreadable_references_name_file_line_and_resource(
-    cli: Cli, tmp_path: Path, openbao: OpenBao, secret_path: str
+    cli: Cli, tmp_path: Path, openbao: OpenBao, secret_path: str, store_url: str
 ) -> None:
     write_manifests(tmp_path / "m.yaml", [
         mailer("good", secret_path),
@@ -75,7 +76,7 @@ def test_unreadable_references_name_file_line_and_resource(
     assert ": spec.password: vault " in by_resource["SmtpSettings/no-key"]
     assert "no key 'nope'" in by_resource["SmtpSettings/no-key"]
     assert "without data/" in by_resource["SmtpSettings/data-path"]
-    assert not (tmp_path / "store.db").exists()
+    assert is_empty(store_url)
 
 
 def test_vault_down_and_permission_denied_are_plain_errors(
@@ -133,8 +134,9 @@ def test_pinned_version_must_exist(
 
 @pytest.mark.parametrize("command", ["validate", "plan"])
 def test_no_vault_or_database_driver_is_imported_unless_needed(
-    cli: Cli, tmp_path: Path, command: str
+    sqlite_cli: Cli, tmp_path: Path, command: str
 ) -> None:
+    """Start-up stays fast: hvac and psycopg load only for Vault references and PostgreSQL."""
     write_manifests(tmp_path / "m.yaml", [user("ops"), settings("primary")])
     if command == "validate":
         write_manifests(tmp_path / "m.yaml", [user("ops"), mailer("primary", "secret/smtp/x")])
@@ -145,6 +147,6 @@ def test_no_vault_or_database_driver_is_imported_unless_needed(
         "bad = [m for m in sys.modules if m.split('.')[0] in ('hvac', 'requests', 'psycopg')]\n"
         "print(bad)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=cli.env,
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=sqlite_cli.env,
                             capture_output=True, text=True, check=False)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr

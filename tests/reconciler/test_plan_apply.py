@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from jsonschema import Draft202012Validator
 from reconciler.schemas import validator
 from tests.support.cli import Cli
 from tests.support.manifests import settings, template, user, write_manifests
+from tests.support.stores import backend, execute, is_empty, snapshot
 
 
 def example_set(port: int = 587) -> list[dict]:
@@ -161,7 +161,7 @@ def test_plan_for_another_store_is_refused(cli: Cli, tmp_path: Path) -> None:
     assert "the plan was made against another store" in result.stderr
 
 
-def test_edited_plan_file_is_refused(cli: Cli, tmp_path: Path) -> None:
+def test_edited_plan_file_is_refused(cli: Cli, tmp_path: Path, store_url: str) -> None:
     write_manifests(tmp_path / "m.yaml", example_set())
     assert cli("plan", "-f", "m.yaml", "--out", "p.json").code == 0
     plan = json.loads((tmp_path / "p.json").read_text())
@@ -170,26 +170,35 @@ def test_edited_plan_file_is_refused(cli: Cli, tmp_path: Path) -> None:
     result = cli("apply", "p.json")
     assert result.code == 1
     assert "does not match its digest" in result.stderr
-    assert not (tmp_path / "store.db").exists()
+    assert is_empty(store_url)
 
 
-def test_failed_apply_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+# A real failure inside the transaction: the database refuses one of the writes.
+REFUSE_ZETA = {
+    "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON resources WHEN NEW.name = 'zeta' "
+               "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.name = 'zeta' THEN RAISE EXCEPTION 'disk says no'; END IF; RETURN NEW; END "
+        "$$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE INSERT ON resources FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+def test_failed_apply_changes_nothing(cli: Cli, tmp_path: Path, store_url: str) -> None:
     write_manifests(tmp_path / "m.yaml", example_set())
     assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
-    database = tmp_path / "store.db"
-    with sqlite3.connect(database) as db:
-        # A real failure inside the transaction: the database refuses the third write.
-        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON resources WHEN NEW.name = 'zeta' "
-                   "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
-    before = _dump(database)
+    execute(store_url, REFUSE_ZETA[backend(store_url)])
+    before = snapshot(store_url)
     write_manifests(tmp_path / "m.yaml",
                     [*example_set(port=2525), user("alpha"), user("zeta")])
     result = cli("apply", "-f", "m.yaml", "--auto-approve")
     assert result.code == 1
-    assert "Error: apply failed and was rolled back; nothing changed: disk says no" in (
-        result.stderr)
+    assert "Error: apply failed and was rolled back; nothing changed: " in result.stderr
+    assert "disk says no" in result.stderr
     assert "Traceback" not in result.stderr
-    assert _dump(database) == before
+    assert snapshot(store_url) == before
 
 
 def test_safety_threshold_blocks_apply_and_force_passes(cli: Cli, tmp_path: Path) -> None:
@@ -222,12 +231,14 @@ def test_updates_count_against_the_threshold_too(cli: Cli, tmp_path: Path) -> No
     assert "update 4 of 10 stored resources" in result.stderr
 
 
-def test_apply_without_a_terminal_needs_auto_approve(cli: Cli, tmp_path: Path) -> None:
+def test_apply_without_a_terminal_needs_auto_approve(
+    cli: Cli, tmp_path: Path, store_url: str
+) -> None:
     write_manifests(tmp_path / "m.yaml", example_set())
     result = cli("apply", "-f", "m.yaml")
     assert result.code == 1
     assert "--auto-approve" in result.stderr
-    assert not (tmp_path / "store.db").exists()
+    assert is_empty(store_url)
 
 
 @pytest.mark.parametrize(("answer", "applied"), [("yes", True), ("y", False), ("no", False)])
@@ -291,7 +302,3 @@ def _os_user() -> str:
 
     return getpass.getuser()
 
-
-def _dump(database: Path) -> list[str]:
-    with sqlite3.connect(database) as db:
-        return list(db.iterdump())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import yaml
@@ -11,6 +10,7 @@ import yaml
 from reconciler.store.migrations import migrations
 from tests.support.cli import Cli
 from tests.support.manifests import settings, user, write_manifests
+from tests.support.stores import backend, execute
 
 
 def _apply(cli: Cli, tmp_path: Path, scope: str, documents: list[dict], *extra: str) -> str:
@@ -82,20 +82,29 @@ def test_deleting_what_another_scope_still_names_is_refused(cli: Cli, tmp_path: 
             "exist") in result.stderr
 
 
-def test_a_store_from_before_scopes_migrates_to_default(cli: Cli, tmp_path: Path) -> None:
-    database = tmp_path / "store.db"
-    with sqlite3.connect(database) as db:
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                   " applied_at TEXT NOT NULL)")
-        for migration in migrations("sqlite")[:2]:
-            db.executescript(migration.sql)
-            db.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (migration.version,))
-        db.execute("INSERT INTO store_info VALUES (1, 'old-store', 1)")
-        db.execute("INSERT INTO resources VALUES ('User', 'old', 'u-1', 1, '{}', '{}',"
-                   " '{\"email\": \"old@example.com\"}', '{}', 't', 't')")
-        db.execute("INSERT INTO audit_log VALUES (1, 't', 'me', 'src', 'sha256:x', '[]', '[]')")
+def test_a_store_from_before_scopes_migrates_to_default(
+    cli: Cli, tmp_path: Path, store_url: str
+) -> None:
+    dialect = backend(store_url)
+    applied_at = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
+    statements = [f"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                  f" applied_at {applied_at} NOT NULL)"]
+    for migration in migrations(dialect)[:2]:
+        statements += [part for part in migration.sql.split(";") if part.strip()]
+        statements.append(f"INSERT INTO schema_migrations VALUES ({migration.version},"
+                          f" '{THEN}')")
+    statements += [
+        "INSERT INTO store_info VALUES (1, 'old-store', 1)",
+        "INSERT INTO resources VALUES ('User', 'old', 'u-1', 1, '{}', '{}',"
+        f" '{{\"email\": \"old@example.com\"}}', '{{}}', '{THEN}', '{THEN}')",
+        f"INSERT INTO audit_log VALUES (1, '{THEN}', 'me', 'src', 'sha256:x', '[]', '[]')",
+    ]
+    execute(store_url, statements)
     item = json.loads(cli("get", "user", "old", "-o", "json").stdout)
     assert item["metadata"]["scope"] == "default"
     assert json.loads(cli("history", "-o", "json").stdout)[0]["scope"] == "default"
     write_manifests(tmp_path / "m.yaml", [user("old")])
     assert cli("plan", "-f", "m.yaml", "--detailed-exitcode").code == 0
+
+
+THEN = "2026-01-01T00:00:00.000000Z"

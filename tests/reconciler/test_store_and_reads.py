@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import yaml
 from reconciler.store.migrations import latest_version
 from tests.support.cli import Cli
 from tests.support.manifests import settings, template, user, write_manifests
+from tests.support.stores import backend, execute
 
 
 @pytest.fixture
@@ -26,35 +26,38 @@ def applied(cli: Cli, tmp_path: Path) -> Cli:
     return cli
 
 
-def test_store_file_is_private_and_versioned(applied: Cli, tmp_path: Path) -> None:
-    database = tmp_path / "store.db"
-    assert stat.S_IMODE(database.stat().st_mode) == 0o600
-    with sqlite3.connect(database) as db:
-        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
-        store_id, revision = db.execute("SELECT store_id, revision FROM store_info").fetchone()
-    assert versions == list(range(1, latest_version("sqlite") + 1))
+def test_store_is_versioned(applied: Cli, store_url: str) -> None:
+    versions = [row[0] for row in execute(store_url, ["SELECT version FROM schema_migrations"])]
+    [(store_id, revision)] = execute(store_url, ["SELECT store_id, revision FROM store_info"])
+    assert versions == list(range(1, latest_version(backend(store_url)) + 1))
     assert len(store_id) == 36 and revision == 1
 
 
-def test_read_commands_do_not_create_a_store(cli: Cli, tmp_path: Path) -> None:
-    for command in (["get"], ["history"], ["export"]):
-        assert cli(*command).code == 0
+def test_sqlite_file_is_private(sqlite_cli: Cli, tmp_path: Path) -> None:
     write_manifests(tmp_path / "m.yaml", [user("ops")])
-    assert cli("plan", "-f", "m.yaml").code == 0
+    assert sqlite_cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    assert stat.S_IMODE((tmp_path / "store.db").stat().st_mode) == 0o600
+
+
+def test_read_commands_do_not_create_a_sqlite_store(sqlite_cli: Cli, tmp_path: Path) -> None:
+    for command in (["get"], ["history"], ["export"], ["outbox", "list"]):
+        assert sqlite_cli(*command).code == 0
+    write_manifests(tmp_path / "m.yaml", [user("ops")])
+    assert sqlite_cli("plan", "-f", "m.yaml").code == 0
     assert not (tmp_path / "store.db").exists()
 
 
-def test_store_from_a_newer_smtpcfg_is_refused(applied: Cli, tmp_path: Path) -> None:
-    with sqlite3.connect(tmp_path / "store.db") as db:
-        db.execute("INSERT INTO schema_migrations VALUES (999, 'future')")
+def test_store_from_a_newer_smtpcfg_is_refused(applied: Cli, store_url: str) -> None:
+    execute(store_url, ["INSERT INTO schema_migrations VALUES (999, ?)"],
+            ["2099-01-01T00:00:00Z"])
     result = applied("get")
     assert result.code == 1
     assert "has schema version 999, newer than this smtpcfg knows" in result.stderr
 
 
-def test_corrupt_store_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+def test_corrupt_sqlite_store_is_a_clear_error(sqlite_cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "store.db").write_bytes(b"this is not a database" * 100)
-    result = cli("get")
+    result = sqlite_cli("get")
     assert result.code == 1
     assert result.stderr.startswith("Error: cannot open store sqlite:///")
     assert "Traceback" not in result.stderr

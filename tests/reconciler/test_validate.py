@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Cli
+from tests.support.stores import is_empty, snapshot
 
 VALID_SETTINGS = """\
 apiVersion: smtpcfg/v1
@@ -101,7 +102,7 @@ CASES = BAD_INPUTS + HEADER_FIELDS
 
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_gets_one_line_error_and_changes_nothing(
-    cli: Cli, tmp_path: Path, text: str, expected: str
+    cli: Cli, tmp_path: Path, store_url: str, text: str, expected: str
 ) -> None:
     (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
@@ -111,7 +112,7 @@ def test_bad_input_gets_one_line_error_and_changes_nothing(
         assert any(re.fullmatch(expected, line) for line in lines), lines
         assert lines[-1].startswith("Error: "), lines
         assert "Traceback" not in result.output
-    assert not (tmp_path / "store.db").exists()
+    assert is_empty(store_url)
 
 
 def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) -> None:
@@ -127,13 +128,15 @@ def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) 
     assert result.stderr.splitlines()[-1] == "Error: 3 problems in the manifests"
 
 
-def test_a_valid_store_is_left_untouched_by_bad_input(cli: Cli, tmp_path: Path) -> None:
+def test_a_valid_store_is_left_untouched_by_bad_input(
+    cli: Cli, tmp_path: Path, store_url: str
+) -> None:
     (tmp_path / "m.yaml").write_text(VALID_SETTINGS, encoding="utf-8")
     assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
-    before = (tmp_path / "store.db").read_bytes()
+    before = snapshot(store_url)
     (tmp_path / "m.yaml").write_text(VALID_SETTINGS.replace("587", "99999"), encoding="utf-8")
     assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 1
-    assert (tmp_path / "store.db").read_bytes() == before
+    assert snapshot(store_url) == before
 
 
 def test_sizes_in_every_unit_normalize_to_bytes(cli: Cli, tmp_path: Path) -> None:

@@ -30,3 +30,17 @@ def migrations(dialect: str) -> list[Migration]:
 
 def latest_version(dialect: str) -> int:
     return migrations(dialect)[-1].version
+
+
+def pending(dialect: str, applied: int, url: str) -> list[Migration]:
+    """The migrations a store at version `applied` still needs, in order.
+
+    Raises StoreError for a store that a newer smtpcfg migrated further than we know.
+    """
+    from reconciler.store.base import StoreError
+
+    known = latest_version(dialect)
+    if applied > known:
+        raise StoreError(f"store {url} has schema version {applied}, newer than this smtpcfg"
+                         f" knows ({known}); upgrade smtpcfg")
+    return [migration for migration in migrations(dialect) if migration.version > applied]

@@ -1,0 +1,222 @@
+"""The shared store: PostgreSQL, for many runners and many repositories' pipelines.
+
+Applies serialize on a transaction-scoped advisory lock and re-check the revision
+inside it, so two concurrent applies never interleave: the second waits, then finds
+the revision moved and is refused as stale (or times out with a clear error).
+psycopg is imported only when a postgresql:// store is opened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from reconciler.model import ResourceKey, StoredResource
+from reconciler.store.base import (
+    AuditEntry,
+    PendingAudit,
+    StoreError,
+    StoreState,
+    Write,
+)
+from reconciler.store.migrations import pending
+from reconciler.store.postgres_outbox import PostgresOutbox
+from reconciler.store.stale import ensure_current
+from reconciler.timeutil import format_utc
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: Advisory lock keys (any 64-bit numbers; these spell "smtpcfg" and "migrate").
+APPLY_LOCK = 0x736D74706366
+MIGRATE_LOCK = 0x6D696772617465
+#: How long an apply waits for another apply's lock, in seconds.
+LOCK_TIMEOUT = 30
+
+_RESOURCE_COLUMNS = (
+    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at,"
+    " updated_at"
+)
+
+
+class PostgresStore(PostgresOutbox):
+    def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
+        self.url = url
+        self._db = connection
+
+    @classmethod
+    def open(cls, url: str, display_url: str) -> PostgresStore:
+        import psycopg
+
+        try:
+            connection = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                                         application_name="smtpcfg")
+        except psycopg.Error as error:
+            raise StoreError(f"cannot open store {display_url}: {_reason(error)}") from None
+        store = cls(display_url, connection)
+        store._migrate()
+        return store
+
+    def state(self) -> StoreState:
+        row = self._one("SELECT store_id, revision FROM store_info")
+        return StoreState(store_id=row[0], revision=row[1])
+
+    def resources(self, kind: str | None = None, scope: str | None = None
+                  ) -> list[StoredResource]:
+        rows = self._db.execute(
+            f"SELECT {_RESOURCE_COLUMNS} FROM resources"
+            " WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)"
+            " AND (%(scope)s::text IS NULL OR scope = %(scope)s) ORDER BY kind, name",
+            {"kind": kind, "scope": scope},
+        ).fetchall()
+        return [_resource_from_row(row) for row in rows]
+
+    def resource(self, key: ResourceKey) -> StoredResource | None:
+        row = self._db.execute(
+            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE kind = %s AND name = %s",
+            (key.kind, key.name),
+        ).fetchone()
+        return _resource_from_row(row) if row else None
+
+    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+        import psycopg
+
+        try:
+            with self._locked_transaction(APPLY_LOCK):
+                current = self.state()
+                ensure_current(expected, current)
+                self._write_resources(writes)
+                revision = current.revision + 1
+                self._db.execute("UPDATE store_info SET revision = %s", (revision,))
+                self._db.execute(
+                    "INSERT INTO audit_log (revision, applied_at, scope, actor, source,"
+                    " plan_digest, changes, secrets)"
+                    " VALUES (%s, now(), %s, %s, %s, %s, %s, %s)",
+                    (revision, audit.scope, audit.actor, audit.source, audit.plan_digest,
+                     _json(audit.changes), _json(audit.secrets)),
+                )
+        except psycopg.errors.LockNotAvailable:
+            raise StoreError(
+                f"another apply has held the store's lock for over {LOCK_TIMEOUT} s; "
+                "nothing was changed, try again"
+            ) from None
+        except psycopg.Error as error:
+            raise StoreError(
+                f"apply failed and was rolled back; nothing changed: {_reason(error)}"
+            ) from None
+        return revision
+
+    def history(self, scope: str | None = None) -> list[AuditEntry]:
+        rows = self._db.execute(
+            "SELECT revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
+            " FROM audit_log WHERE (%(scope)s::text IS NULL OR scope = %(scope)s)"
+            " ORDER BY revision",
+            {"scope": scope},
+        ).fetchall()
+        return [
+            AuditEntry(row[0], format_utc(row[1]), *row[2:6], changes=row[6], secrets=row[7])
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write_resources(self, writes: list[Write]) -> None:
+        cursor = self._db.cursor()
+        deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
+        creates = [_row_values(w) for w in writes if w.action == "create"]
+        updates = [_row_values(w) for w in writes if w.action == "update"]
+        observations = [(_json(w.status), w.key.kind, w.key.name)
+                        for w in writes if w.action == "status"]
+        cursor.executemany("DELETE FROM resources WHERE kind = %s AND name = %s", deletes)
+        cursor.executemany(
+            f"INSERT INTO resources ({_RESOURCE_COLUMNS})"
+            " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
+            [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in creates],
+        )
+        cursor.executemany(
+            "UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
+            " spec = %s, status = %s, scope = %s, updated_at = now()"
+            " WHERE kind = %s AND name = %s",
+            [(*rest, kind, name) for kind, name, *rest in updates],
+        )
+        cursor.executemany("UPDATE resources SET status = %s WHERE kind = %s AND name = %s",
+                           observations)
+
+    @contextmanager
+    def _locked_transaction(self, lock: int) -> Iterator[None]:
+        with self._db.transaction():
+            self._db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'")
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            yield
+
+    def _one(self, query: str) -> tuple[Any, ...]:
+        row = self._db.execute(query).fetchone()
+        assert row is not None
+        return row
+
+    def _migrate(self) -> None:
+        import psycopg
+
+        try:
+            with self._locked_transaction(MIGRATE_LOCK):
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                applied = self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0]
+                for migration in pending("postgresql", applied, self.url):
+                    self._db.execute(migration.sql.encode())
+                    self._db.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, now())",
+                        (migration.version,),
+                    )
+                self._db.execute(
+                    "INSERT INTO store_info (singleton, store_id, revision) VALUES (1, %s, 0)"
+                    " ON CONFLICT (singleton) DO NOTHING",
+                    (str(uuid.uuid4()),),
+                )
+        except psycopg.Error as error:
+            raise StoreError(f"cannot prepare store {self.url}: {_reason(error)}") from None
+
+
+def _json(value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
+
+
+def _reason(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _row_values(write: Write) -> tuple[Any, ...]:
+    assert write.body is not None
+    metadata = write.body.get("metadata", {})
+    return (
+        write.key.kind,
+        write.key.name,
+        _json(metadata.get("labels", {})),
+        _json(metadata.get("annotations", {})),
+        _json(write.body["spec"]),
+        _json(write.status),
+        write.scope,
+    )
+
+
+def _resource_from_row(row: tuple[Any, ...]) -> StoredResource:
+    kind, name, uid, generation, labels, annotations, spec, status, scope, created, updated = row
+    return StoredResource(
+        key=ResourceKey(kind, name),
+        spec=spec,
+        labels=labels,
+        annotations=annotations,
+        status=status,
+        scope=scope,
+        uid=uid,
+        generation=generation,
+        created_at=format_utc(created),
+        updated_at=format_utc(updated),
+    )

@@ -1,0 +1,153 @@
+"""The outbox in PostgreSQL: runners on many hosts claim jobs with SKIP LOCKED leases.
+
+A claim sets `claimed_by` and `claimed_until` (now + lease) in one statement that skips
+rows other runners are claiming at that moment. A runner that dies leaves its claims to
+expire; any runner takes them once `claimed_until` has passed. Lease times use the
+database's clock, so runners' clocks need not agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from reconciler.store.outbox import PENDING, Attempt, Job, NewJob, Outcome, StoredAttachment
+from reconciler.timeutil import format_utc
+
+if TYPE_CHECKING:
+    import psycopg
+
+JOB_COLUMNS = (
+    "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
+    " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
+    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
+)
+_TIME_COLUMNS = (13, 15, 20, 21, 22)
+
+
+class PostgresOutbox:
+    """Mixed into PostgresStore, which provides the autocommit connection."""
+
+    _db: psycopg.Connection[Any]
+
+    def enqueue(self, job: NewJob) -> int:
+        from psycopg.types.json import Jsonb
+
+        with self._db.transaction():
+            row = self._db.execute(
+                "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
+                " subject, body, variables, account, invoice, status, next_attempt_at,"
+                " created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now())"
+                " RETURNING id",
+                (job.purpose, job.settings, job.template, Jsonb({"to": job.to, "cc": job.cc}),
+                 job.subject, job.body, Jsonb(job.variables), job.account, job.invoice),
+            ).fetchone()
+            assert row is not None
+            job_id = int(row[0])
+            self._db.cursor().executemany(
+                "INSERT INTO outbox_attachments (job_id, position, filename, content_type, size,"
+                " data) VALUES (%s, %s, %s, %s, %s, %s)",
+                [(job_id, i, a.filename, a.content_type, len(a.data), a.data)
+                 for i, a in enumerate(job.attachments)],
+            )
+        return job_id
+
+    def claim(self, runner: str, limit: int, lease_seconds: float) -> list[Job]:
+        rows = self._db.execute(
+            f"UPDATE outbox_jobs SET claimed_by = %(runner)s,"
+            f" claimed_until = now() + make_interval(secs => %(lease)s)"
+            f" WHERE id IN (SELECT id FROM outbox_jobs"
+            f"   WHERE status = ANY(%(pending)s) AND next_attempt_at <= now()"
+            f"   AND (claimed_until IS NULL OR claimed_until < now())"
+            f"   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {JOB_COLUMNS}",
+            {"runner": runner, "lease": lease_seconds, "pending": list(PENDING),
+             "limit": limit},
+        ).fetchall()
+        return list(self._with_details(sorted(rows, key=lambda row: row[0])))
+
+    def attachments(self, job_id: int) -> list[StoredAttachment]:
+        rows = self._db.execute(
+            "SELECT filename, content_type, data FROM outbox_attachments WHERE job_id = %s"
+            " ORDER BY position", (job_id,)).fetchall()
+        return [StoredAttachment(name, kind, bytes(data)) for name, kind, data in rows]
+
+    def finish_attempt(self, job_id: int, runner: str, started_at: str,
+                       outcome: Outcome) -> None:
+        finished = outcome.status not in PENDING
+        with self._db.transaction():
+            row = self._db.execute(
+                "UPDATE outbox_jobs SET status = %(status)s, attempts = attempts + 1,"
+                " last_code = %(code)s, last_reply = %(reply)s,"
+                " message_id = COALESCE(%(message_id)s, message_id), failure = %(failure)s,"
+                " updated_at = now(), finished_at = CASE WHEN %(finished)s THEN now() END,"
+                " next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),"
+                " invoice_status = CASE WHEN %(delivered)s THEN 'delivered'"
+                "   ELSE invoice_status END,"
+                " claimed_by = NULL, claimed_until = NULL WHERE id = %(id)s RETURNING attempts",
+                {"status": outcome.status, "code": outcome.code, "reply": outcome.reply,
+                 "message_id": outcome.message_id, "failure": outcome.failure,
+                 "finished": finished, "retry_at": outcome.retry_at,
+                 "delivered": outcome.invoice_delivered, "id": job_id},
+            ).fetchone()
+            assert row is not None
+            self._db.execute(
+                "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
+                " reply) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (job_id, row[0], runner, started_at, outcome.outcome, outcome.code,
+                 outcome.reply))
+
+    def release(self, runner: str) -> None:
+        self._db.execute(
+            "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
+            " WHERE claimed_by = %s AND status = ANY(%s)", (runner, list(PENDING)))
+
+    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
+        rows = self._db.execute(
+            f"SELECT {JOB_COLUMNS} FROM outbox_jobs"
+            " WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(account)s::text IS NULL OR account = %(account)s) ORDER BY id",
+            {"status": status, "account": account}).fetchall()
+        return list(self._with_details(rows))
+
+    def job(self, job_id: int) -> Job | None:
+        rows = self._db.execute(f"SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = %s",
+                                (job_id,)).fetchall()
+        return next(self._with_details(rows), None)
+
+    def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
+        ids = [row[0] for row in rows]
+        sizes: dict[int, list[tuple[str, int]]] = {}
+        for job_id, name, size in self._db.execute(
+                "SELECT job_id, filename, size FROM outbox_attachments WHERE job_id = ANY(%s)"
+                " ORDER BY job_id, position", (ids,)):
+            sizes.setdefault(job_id, []).append((name, size))
+        history: dict[int, list[Attempt]] = {}
+        for job_id, *attempt in self._db.execute(
+                "SELECT job_id, attempt, runner, started_at, outcome, code, reply"
+                " FROM outbox_attempts WHERE job_id = ANY(%s) ORDER BY job_id, attempt", (ids,)):
+            attempt[2] = format_utc(attempt[2])
+            history.setdefault(job_id, []).append(Attempt(*attempt))
+        for row in rows:
+            job = _job_from_row(row)
+            job.attachment_sizes = sizes.get(job.id, [])
+            job.history = history.get(job.id, [])
+            yield job
+
+
+def _job_from_row(row: tuple[Any, ...]) -> Job:
+    values = [format_utc(v) if i in _TIME_COLUMNS and v is not None else v
+              for i, v in enumerate(row)]
+    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
+     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
+     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = values
+    return Job(
+        id=job_id, purpose=purpose, to=recipients["to"], cc=recipients["cc"],
+        settings=settings, template=template, subject=subject, body=body, variables=variables,
+        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
+        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
+        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
+        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
+        finished_at=finished_at,
+    )

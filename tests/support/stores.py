@@ -1,0 +1,75 @@
+"""Store backends for tests: a SQLite file per test, or a PostgreSQL schema per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+#: The PostgreSQL server the suite uses; CI and this machine run one here.
+POSTGRES_URL = os.environ.get("SMTPCFG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema, dropped afterwards; yields a store URL confined to it."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'store.db'}"
+
+
+def backend(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def execute(url: str, statements: Sequence[str], params: Sequence[Any] = ()) -> list[Any]:
+    """Run raw SQL on the store's database (tests' way to break or inspect it)."""
+    if backend(url) == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            rows: list[Any] = []
+            for statement in statements:
+                rows = db.execute(statement, params).fetchall()
+            return rows
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        rows = []
+        for statement in statements:
+            cursor = db.execute(statement.replace("?", "%s"), params)
+            rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+
+def snapshot(url: str) -> list[Any]:
+    """Everything an apply writes, in a stable order, to compare before and after."""
+    return [
+        execute(url, [f"SELECT * FROM {table} ORDER BY 1, 2"])
+        for table in ("resources", "audit_log", "store_info")
+    ]
+
+
+def is_empty(url: str) -> bool:
+    """True when nothing was ever applied: no store at all, or no resources and no history."""
+    if backend(url) == "sqlite":
+        if not Path(url.removeprefix("sqlite:///")).exists():
+            return True
+    elif execute(url, ["SELECT to_regclass('resources')"]) == [(None,)]:
+        return True
+    return execute(url, ["SELECT COUNT(*) FROM resources"]) == [(0,)] and execute(
+        url, ["SELECT COUNT(*) FROM audit_log"]) == [(0,)]
