@@ -158,16 +158,22 @@ class PostgresStore(PostgresOutbox):
         return row
 
     def _migrate(self) -> None:
+        """Bring the schema up to date, once, whoever opens the store first.
+
+        Roles that may only read and write rows (runners, CI) never reach the DDL: it
+        runs only when a migration is pending.
+        """
         import psycopg
 
         try:
+            if not pending("postgresql", self._schema_version(), self.url):
+                return
             with self._locked_transaction(MIGRATE_LOCK):
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations"
                     " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
                 )
-                applied = self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0]
-                for migration in pending("postgresql", applied, self.url):
+                for migration in pending("postgresql", self._schema_version(), self.url):
                     self._db.execute(migration.sql.encode())
                     self._db.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, now())",
@@ -180,6 +186,11 @@ class PostgresStore(PostgresOutbox):
                 )
         except psycopg.Error as error:
             raise StoreError(f"cannot prepare store {self.url}: {_reason(error)}") from None
+
+    def _schema_version(self) -> int:
+        if self._one("SELECT to_regclass('schema_migrations')")[0] is None:
+            return 0
+        return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0])
 
 
 def _json(value: Any) -> Any:
