@@ -150,3 +150,13 @@ def test_no_vault_or_database_driver_is_imported_unless_needed(
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=sqlite_cli.env,
                             capture_output=True, text=True, check=False)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+def test_the_readme_least_privilege_policy_is_enough(
+    cli: Cli, tmp_path: Path, openbao: OpenBao
+) -> None:
+    openbao.write("smtp/least-privilege", {"password": "p"})
+    token = openbao.token_with_policy('path "secret/data/smtp/*" { capabilities = ["read"] }')
+    write_manifests(tmp_path / "m.yaml", [mailer("primary", "secret/smtp/least-privilege")])
+    result = cli("plan", "-f", "m.yaml", env=openbao.env(token=token))
+    assert result.code == 0, result.output
