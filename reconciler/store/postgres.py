@@ -23,6 +23,7 @@ from reconciler.store.base import (
 )
 from reconciler.store.migrations import pending
 from reconciler.store.postgres_outbox import PostgresOutbox
+from reconciler.store.rows import RESOURCE_COLUMNS, resource_from_row, write_values
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import format_utc
 
@@ -34,11 +35,6 @@ APPLY_LOCK = 0x736D74706366
 MIGRATE_LOCK = 0x6D696772617465
 #: How long an apply waits for another apply's lock, in seconds.
 LOCK_TIMEOUT = 30
-
-_RESOURCE_COLUMNS = (
-    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at,"
-    " updated_at"
-)
 
 
 class PostgresStore(PostgresOutbox):
@@ -66,19 +62,19 @@ class PostgresStore(PostgresOutbox):
     def resources(self, kind: str | None = None, scope: str | None = None
                   ) -> list[StoredResource]:
         rows = self._db.execute(
-            f"SELECT {_RESOURCE_COLUMNS} FROM resources"
+            f"SELECT {RESOURCE_COLUMNS} FROM resources"
             " WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)"
             " AND (%(scope)s::text IS NULL OR scope = %(scope)s) ORDER BY kind, name",
             {"kind": kind, "scope": scope},
         ).fetchall()
-        return [_resource_from_row(row) for row in rows]
+        return [_resource(row) for row in rows]
 
     def resource(self, key: ResourceKey) -> StoredResource | None:
         row = self._db.execute(
-            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE kind = %s AND name = %s",
+            f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = %s AND name = %s",
             (key.kind, key.name),
         ).fetchone()
-        return _resource_from_row(row) if row else None
+        return _resource(row) if row else None
 
     def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
         import psycopg
@@ -126,13 +122,13 @@ class PostgresStore(PostgresOutbox):
     def _write_resources(self, writes: list[Write]) -> None:
         cursor = self._db.cursor()
         deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
-        creates = [_row_values(w) for w in writes if w.action == "create"]
-        updates = [_row_values(w) for w in writes if w.action == "update"]
+        creates = [write_values(w, _json) for w in writes if w.action == "create"]
+        updates = [write_values(w, _json) for w in writes if w.action == "update"]
         observations = [(_json(w.status), w.key.kind, w.key.name)
                         for w in writes if w.action == "status"]
         cursor.executemany("DELETE FROM resources WHERE kind = %s AND name = %s", deletes)
         cursor.executemany(
-            f"INSERT INTO resources ({_RESOURCE_COLUMNS})"
+            f"INSERT INTO resources ({RESOURCE_COLUMNS})"
             " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
             [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in creates],
         )
@@ -203,31 +199,6 @@ def _reason(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _row_values(write: Write) -> tuple[Any, ...]:
-    assert write.body is not None
-    metadata = write.body.get("metadata", {})
-    return (
-        write.key.kind,
-        write.key.name,
-        _json(metadata.get("labels", {})),
-        _json(metadata.get("annotations", {})),
-        _json(write.body["spec"]),
-        _json(write.status),
-        write.scope,
-    )
-
-
-def _resource_from_row(row: tuple[Any, ...]) -> StoredResource:
-    kind, name, uid, generation, labels, annotations, spec, status, scope, created, updated = row
-    return StoredResource(
-        key=ResourceKey(kind, name),
-        spec=spec,
-        labels=labels,
-        annotations=annotations,
-        status=status,
-        scope=scope,
-        uid=uid,
-        generation=generation,
-        created_at=format_utc(created),
-        updated_at=format_utc(updated),
-    )
+def _resource(row: tuple[Any, ...]) -> StoredResource:
+    # psycopg hands JSONB back as Python values already.
+    return resource_from_row(row, lambda value: value, format_utc)

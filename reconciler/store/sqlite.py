@@ -20,17 +20,13 @@ from reconciler.store.base import (
     Write,
 )
 from reconciler.store.migrations import pending
+from reconciler.store.rows import RESOURCE_COLUMNS, resource_from_row, write_values
 from reconciler.store.sqlite_outbox import SqliteOutbox
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import utc_now
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
 LOCK_TIMEOUT = 10.0
-
-_RESOURCE_COLUMNS = (
-    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at,"
-    " updated_at"
-)
 
 
 class SqliteStore(SqliteOutbox):
@@ -68,18 +64,18 @@ class SqliteStore(SqliteOutbox):
     def resources(self, kind: str | None = None, scope: str | None = None
                   ) -> list[StoredResource]:
         rows = self._db.execute(
-            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE (? IS NULL OR kind = ?)"
+            f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE (? IS NULL OR kind = ?)"
             " AND (? IS NULL OR scope = ?) ORDER BY kind, name",
             (kind, kind, scope, scope),
         )
-        return [_resource_from_row(row) for row in rows]
+        return [_resource(row) for row in rows]
 
     def resource(self, key: ResourceKey) -> StoredResource | None:
         row = self._db.execute(
-            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND name = ?",
+            f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND name = ?",
             (key.kind, key.name),
         ).fetchone()
-        return _resource_from_row(row) if row else None
+        return _resource(row) if row else None
 
     def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
         try:
@@ -121,13 +117,13 @@ class SqliteStore(SqliteOutbox):
 
     def _write_resources(self, writes: list[Write], now: str) -> None:
         deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
-        creates = [_row_values(w) for w in writes if w.action == "create"]
-        updates = [_row_values(w) for w in writes if w.action == "update"]
+        creates = [write_values(w, _dump) for w in writes if w.action == "create"]
+        updates = [write_values(w, _dump) for w in writes if w.action == "update"]
         observations = [(_dump(w.status), w.key.kind, w.key.name)
                         for w in writes if w.action == "status"]
         self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", deletes)
         self._db.executemany(
-            f"INSERT INTO resources ({_RESOURCE_COLUMNS})"
+            f"INSERT INTO resources ({RESOURCE_COLUMNS})"
             " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
             [(kind, name, str(uuid.uuid4()), *rest, now, now) for kind, name, *rest in creates],
         )
@@ -196,31 +192,5 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _row_values(write: Write) -> tuple[Any, ...]:
-    assert write.body is not None
-    metadata = write.body.get("metadata", {})
-    return (
-        write.key.kind,
-        write.key.name,
-        _dump(metadata.get("labels", {})),
-        _dump(metadata.get("annotations", {})),
-        _dump(write.body["spec"]),
-        _dump(write.status),
-        write.scope,
-    )
-
-
-def _resource_from_row(row: tuple[Any, ...]) -> StoredResource:
-    kind, name, uid, generation, labels, annotations, spec, status, scope, created, updated = row
-    return StoredResource(
-        key=ResourceKey(kind, name),
-        spec=json.loads(spec),
-        labels=json.loads(labels),
-        annotations=json.loads(annotations),
-        status=json.loads(status),
-        scope=scope,
-        uid=uid,
-        generation=generation,
-        created_at=created,
-        updated_at=updated,
-    )
+def _resource(row: tuple[Any, ...]) -> StoredResource:
+    return resource_from_row(row, json.loads, str)
