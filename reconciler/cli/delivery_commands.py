@@ -7,8 +7,9 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +17,10 @@ from reconciler.cli.options import store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
-from reconciler.store.outbox import PURPOSES, STATUSES
+from reconciler.store.outbox import PURPOSES, STATUSES, Job, StoredAttachment
+
+if TYPE_CHECKING:
+    from reconciler.delivery.runner import RunSummary
 
 
 @click.group()
@@ -68,7 +72,9 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--var")
         pairs[key] = value
-    store = open_store(store_url, create=True)
+    # Not create=True: a job needs applied settings, so a store that is missing (a typo
+    # in --store) is an error, not a new empty file.
+    store = open_store(store_url, create=False)
     try:
         job_id = enqueue(store, purpose=purpose, to=to, cc=cc, template=template,
                          settings=settings, subject=subject, body=body, variables=pairs,
@@ -98,11 +104,12 @@ def outbox_list(store_url: str, status: str | None, account: str | None,
         click.echo(json.dumps([job.to_json() for job in jobs], indent=2, ensure_ascii=False))
         return
     echo_table(
-        ["ID", "PURPOSE", "STATUS", "INVOICE", "ATTEMPTS", "TO", "LAST REPLY"],
-        [[str(j.id), j.purpose, j.status,
-          f"{j.invoice} {j.invoice_status or 'pending'}" if j.invoice else "",
-          str(j.attempts), ",".join(j.to),
-          f"{j.last_code} {j.last_reply or ''}".strip() if j.last_code else ""]
+        ["ID", "PURPOSE", "STATUS", "ATTEMPTS", "LAST REPLY", "MESSAGE-ID", "UPDATED",
+         "TO", "INVOICE"],
+        [[str(j.id), j.purpose, j.status, str(j.attempts),
+          f"{j.last_code} {j.last_reply or ''}".strip() if j.last_code else "",
+          j.message_id or "", j.updated_at, ",".join(j.to),
+          f"{j.account}/{j.invoice} {j.invoice_state}" if j.invoice else ""]
          for j in jobs],
     )
 
@@ -112,40 +119,90 @@ def outbox_list(store_url: str, status: str | None, account: str | None,
 @store_option
 @click.option("-o", "--output", "output_format", type=click.Choice(["text", "json"]),
               default="text", show_default=True)
-def outbox_show(job_id: int, store_url: str, output_format: str) -> None:
+@click.option("--save-attachments", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the job's attachments into DIR (for sending by hand).")
+def outbox_show(job_id: int, store_url: str, output_format: str,
+                save_attachments: Path | None) -> None:
     """Show one job: status, attempts with SMTP replies, Message-ID, times.
 
+    A job not sent because its attachments exceed the settings' Max Size lists the
+    steps to deliver it by hand.
+
     \b
-    Example:
+    Examples:
       smtpcfg outbox show 42 -o json
+      smtpcfg outbox show 42 --save-attachments ./INV-2026-0042
     """
     with reading(store_url) as store:
         job = store.job(job_id)
-    if job is None:
-        raise SmtpcfgError(f"outbox job {job_id} not found")
+        if job is None:
+            raise SmtpcfgError(f"outbox job {job_id} not found")
+        saved = _save_attachments(store.attachments(job_id), save_attachments) \
+            if save_attachments else []
     document = job.to_json()
+    steps = manual_delivery_steps(job)
+    if steps:
+        document["manualDelivery"] = steps
     if output_format == "json":
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        return
+    else:
+        _echo_job(document)
+    for path in saved:
+        click.echo(f"saved {path}", err=True)
+
+
+def _echo_job(document: dict[str, Any]) -> None:
     for key, value in document.items():
-        if key in ("attemptLog", "attachments"):
+        if key in ("attemptLog", "attachments", "manualDelivery"):
             continue
-        click.echo(f"{key + ':':15} {'' if value is None else value}")
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key + ':':15} {'' if shown is None else shown}")
     click.echo("attachments:")
     for item in document["attachments"]:
         click.echo(f"  {item['filename']} ({item['size']} bytes)")
-    click.echo("attempts:")
+    click.echo("attempt log:")
     for attempt in document["attemptLog"]:
         click.echo(f"  #{attempt['attempt']} {attempt['startedAt']} {attempt['runner']}: "
                    f"{attempt['outcome']} {attempt['code'] or ''} {attempt['reply'] or ''}"
                    .rstrip())
-    if job.status == "size-exceeded":
-        click.echo(
-            "\nManual delivery: the attachments were over the settings' Max Size, so the email"
-            "\nwas not sent; the invoice is listed as delivered on the account. Send the"
-            f"\nattachments to {', '.join(job.to)} by another channel (or split them), then"
-            "\nnote it on the account."
-        )
+    if "manualDelivery" in document:
+        click.echo("manual delivery:")
+        for number, step in enumerate(document["manualDelivery"], 1):
+            click.echo(f"  {number}. {step}")
+
+
+def manual_delivery_steps(job: Job) -> list[str]:
+    """What a person does to deliver a job the Max Size rule kept from being sent."""
+    if job.status != "size-exceeded":
+        return []
+    recipients = ", ".join(job.to)
+    if job.cc:
+        recipients += f" (cc {', '.join(job.cc)})"
+    steps = [
+        f"Save the attachments: smtpcfg outbox show {job.id} --save-attachments DIR",
+        f"Send them to {recipients} another way (a file share, or several emails each "
+        "under the Max Size).",
+    ]
+    if job.invoice:
+        steps.append(f"Invoice {job.invoice} is already listed as delivered on account "
+                     f"{job.account}: note there how it was sent.")
+    return steps
+
+
+def _save_attachments(attachments: list[StoredAttachment], folder: Path) -> list[Path]:
+    """Write each attachment into `folder` under its base name; never overwrite a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for attachment in attachments:
+        # Only the base name: a name such as ../x given through the Python API stays inside.
+        path = folder / (PurePath(attachment.filename).name or "attachment")
+        try:
+            with path.open("xb") as file:
+                file.write(attachment.data)
+        except OSError as error:
+            raise SmtpcfgError(f"cannot save {path}: {error.strerror}") from None
+        saved.append(path)
+    return saved
 
 
 @click.command()
@@ -185,7 +242,7 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
       smtpcfg deliver --log-format json
     """
     from reconciler.delivery.events import EventLog
-    from reconciler.delivery.runner import Runner, RunnerOptions, RunSummary
+    from reconciler.delivery.runner import Runner, RunnerOptions
     from reconciler.delivery.sender import Sender
     from reconciler.store.open import open_store
 
@@ -194,20 +251,19 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         poll_interval=poll_interval, batch_size=batch_size, lease_seconds=lease_seconds,
         max_attempts=max_attempts, retry_base_delay=retry_base_delay)
     log = EventLog(log_format)
-    store = open_store(store_url, create=True)
     sender = Sender(resolver_factory(vault_auth), ca_file=ca_file, timeout=timeout)
-    show_progress = once and sys.stderr.isatty() and log_format == "text"
+    store = open_store(store_url, create=True)
 
     def progress(summary: RunSummary) -> None:
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
-        click.echo(f"\r{sum(summary.counts.values())} processed: {counts}", err=True, nl=False)
+        log.progress(f"{sum(summary.counts.values())} processed: {_counts(summary)}")
 
+    show_progress = once and log_format == "text" and sys.stderr.isatty()
     runner = Runner(store, sender, options, log, progress if show_progress else None)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.message(f"received {signal.Signals(signum).name}; stopping after the message "
-                    "in flight")
-        runner.stop()
+        # Only this: the handler can interrupt the runner anywhere, even halfway through
+        # writing a log line, so it must neither log nor take a lock.
+        runner.stop(f"received {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -216,12 +272,16 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         summary = runner.run()
     finally:
         store.close()
-    if show_progress:
-        click.echo("", err=True)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
-    log.message(f"runner stopped: {counts or 'nothing to do'}")
+        log.end_progress()
+    if runner.stopping.reason:
+        log.message(f"{runner.stopping.reason}: stopped after the message in flight")
+    log.message(f"runner stopped: {_counts(summary) or 'nothing to do'}", **summary.counts)
     if once and summary.failed:
         sys.exit(1)
+
+
+def _counts(summary: RunSummary) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
 
 
 @click.command("test-email")

@@ -89,6 +89,11 @@ def build_message(
     return msg
 
 
+def check_address(header: str, addr_spec: str) -> None:
+    """Raise SmtpcfgError unless `addr_spec` can be a `header` address of an email."""
+    _address(header, addr_spec)
+
+
 def _address(header: str, addr_spec: str, display_name: str | None = None) -> Address:
     _one_line(header, addr_spec)
     _one_line(f"{header} name", display_name or "")

@@ -10,12 +10,15 @@ import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from reconciler.delivery.message import check_address
 from reconciler.errors import SmtpcfgError
-from reconciler.store.outbox import PURPOSES, NewJob, Outbox, StoredAttachment
+from reconciler.model import ResourceKey
+from reconciler.store.base import Store
+from reconciler.store.outbox import PURPOSES, NewJob, StoredAttachment
 
 
 def enqueue(
-    store: Outbox,
+    store: Store,
     *,
     purpose: str,
     to: Sequence[str],
@@ -29,7 +32,12 @@ def enqueue(
     invoice: str | None = None,
     attachments: Sequence[Path | StoredAttachment] = (),
 ) -> int:
-    """Queue one email; return its job id. Raises SmtpcfgError on a job that cannot send."""
+    """Queue one email; return its job id.
+
+    Raises SmtpcfgError, queueing nothing, for a job that could never be sent: a template
+    or settings not in the store, a bad address, an invoice without its ids, a file that
+    cannot be read.
+    """
     if purpose not in PURPOSES:
         raise SmtpcfgError(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
     if (template is None) == (settings is None):
@@ -40,9 +48,14 @@ def enqueue(
         raise SmtpcfgError("an email needs at least one To address")
     if purpose == "invoice" and not (account and invoice):
         raise SmtpcfgError("an invoice needs its account and invoice ids")
-    for header_value in (*to, *cc, subject or ""):
-        if "\r" in header_value or "\n" in header_value:
-            raise SmtpcfgError("addresses and the subject must be one line (no CR or LF)")
+    if "\r" in (subject or "") or "\n" in (subject or ""):
+        raise SmtpcfgError("the subject must be one line (no CR or LF)")
+    for header, addresses in (("To", to), ("Cc", cc)):
+        for address in addresses:
+            check_address(header, address)
+    kind, name = ("EmailTemplate", template) if template else ("SmtpSettings", settings)
+    if store.resource(ResourceKey(kind, name or "")) is None:
+        raise SmtpcfgError(f"{kind}/{name} is not in the store {store.url}")
     return store.enqueue(
         NewJob(
             purpose=purpose,
@@ -67,5 +80,7 @@ def _attachment(item: Path | StoredAttachment) -> StoredAttachment:
         data = item.read_bytes()
     except OSError as error:
         raise SmtpcfgError(f"cannot read attachment {item}: {error.strerror}") from None
-    content_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
+    content_type, encoding = mimetypes.guess_type(item.name)
+    if content_type is None or encoding is not None:  # INV-1.pdf.gz is no PDF
+        content_type = "application/octet-stream"
     return StoredAttachment(item.name, content_type, data)

@@ -6,8 +6,11 @@ apply takes effect from the next message on, and never imports manifest or plan 
 
 from __future__ import annotations
 
+import contextlib
 import random
-import threading
+import select
+import socket
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +52,40 @@ class RunSummary:
         return self.counts["failed"]
 
 
+class StopRequest:
+    """A request to stop that a signal handler may make, and that wakes an idle wait.
+
+    Not a threading.Event: its set() takes a lock, and a handler that runs while the main
+    thread holds that very lock (inside Event.wait) would deadlock. A flag and a byte
+    written to a socket pair take no lock.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_writer.setblocking(False)
+
+    @property
+    def requested(self) -> bool:
+        return self.reason is not None
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+        with contextlib.suppress(OSError):  # closed, or full: the wait wakes anyway
+            self._wake_writer.send(b"\0")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to `seconds`; return at once when a stop is (or was) requested."""
+        select.select([self._wake_reader], [], [], seconds)
+
+    def close(self) -> None:
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+
 class Runner:
+    """Claims due jobs, sends each, records the outcome; see `run`."""
+
     def __init__(
         self,
         store: Store,
@@ -63,36 +99,53 @@ class Runner:
         self.options = options
         self.log = log
         self.progress = progress
-        self._stopping = threading.Event()
+        self.stopping = StopRequest()
 
-    def stop(self) -> None:
-        """Ask the runner to stop after the message in flight (signal handlers call this)."""
-        self._stopping.set()
+    def stop(self, reason: str) -> None:
+        """Stop after the message in flight; safe to call from a signal handler."""
+        self.stopping.request(reason)
 
     def run(self) -> RunSummary:
+        """Send due jobs until stopped or, with `once`, until none is due.
+
+        Jobs claimed but not yet started when the runner stops go back to the queue at
+        once, not after their lease, so another runner (or the next run) sends them.
+        """
         summary = RunSummary()
         options = self.options
         try:
-            while not self._stopping.is_set():
+            while not self.stopping.requested:
                 jobs = self.store.claim(
                     options.runner_id, options.batch_size, options.lease_seconds
                 )
                 if not jobs:
                     if options.once:
                         break
-                    self._stopping.wait(options.poll_interval)
+                    # Idle: hang up rather than hold SMTP sessions open between polls.
+                    self.sender.close()
+                    self.stopping.wait(options.poll_interval)
                     continue
+                claimed_at = time.monotonic()
                 for job in jobs:
-                    if self._stopping.is_set():
+                    if self.stopping.requested or self._lease_half_gone(claimed_at):
                         break
                     summary.counts[self.process(job)] += 1
                     if self.progress:
                         self.progress(summary)
+                self.store.release(options.runner_id)  # what is left of the batch
         finally:
-            # Jobs claimed but not started go back at once, not after the lease.
             self.store.release(options.runner_id)
             self.sender.close()
+            self.stopping.close()
         return summary
+
+    def _lease_half_gone(self, claimed_at: float) -> bool:
+        """Whether to stop working through a batch and claim afresh.
+
+        Once a claim expires, another runner may take the job; sending it anyway could
+        send it twice. Half the lease leaves the job about to start time to finish.
+        """
+        return time.monotonic() - claimed_at > self.options.lease_seconds / 2
 
     def process(self, job: Job) -> str:
         """Send one job and record the attempt; return the job's new status."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from reconciler.delivery.failures import DeliveryFailure
-from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint
+from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import StoredResource
 from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultResolver
@@ -29,6 +29,7 @@ class Sender:
         ca_file: str | None = None,
         timeout: float = 30.0,
     ) -> None:
+        tls_context(ca_file)  # a bad CA file fails now, not every job later
         self._resolver = resolver
         self._ca_file = ca_file
         self._timeout = timeout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.failures import DeliveryFailure, Step
 from reconciler.delivery.message import build_message
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
@@ -12,21 +12,24 @@ from reconciler.model import ResourceKey
 from reconciler.store.base import Store
 from reconciler.vault.resolver import VaultResolver
 
-#: What failed, in the words of someone who set up the server, per failure step.
-STEP_WORDS = {
-    "dns": "DNS: the server's host name does not resolve",
-    "connection-refused": "connection refused: nothing listens on that host and port",
-    "timeout": "timeout: the server did not answer in time",
-    "tls-handshake": "TLS handshake failed",
-    "certificate": "certificate not trusted or not for this host name",
-    "no-starttls": "no STARTTLS: the server does not offer encryption",
-    "authentication": "authentication rejected: check the username and the password in Vault",
-    "sender-refused": "sender refused: the server will not send from this From address",
-    "recipient-refused": "recipient refused",
-    "data-refused": "message refused",
-    "size": "message too large for the server",
-    "connection-lost": "connection lost",
-    "protocol": "unexpected SMTP reply",
+#: The failed step in the words of someone who set up the server, and what to check.
+STEP_WORDS: dict[Step, tuple[str, str]] = {
+    "dns": ("DNS lookup failed", "check the settings' host name"),
+    "connection-refused": ("connection refused", ""),
+    "timeout": ("timed out", "the server or a firewall does not answer"),
+    "tls-handshake": ("TLS handshake failed", ""),
+    "certificate": ("certificate not trusted",
+                    "it must name this host and be signed by a CA in the system store "
+                    "or in --ca-file"),
+    "no-starttls": ("no STARTTLS", ""),
+    "authentication": ("authentication rejected",
+                       "check the username, and the password in Vault"),
+    "sender-refused": ("sender refused", "the server will not send from this From address"),
+    "recipient-refused": ("recipient refused", ""),
+    "data-refused": ("message refused", ""),
+    "size": ("message too large", ""),
+    "connection-lost": ("connection lost", ""),
+    "protocol": ("unexpected SMTP reply", ""),
 }
 
 
@@ -42,7 +45,8 @@ def send_test_email(store: Store, resolver: Callable[[], VaultResolver], setting
         if user is None:
             raise SmtpcfgError(f"User/{user_name} not found in {store.url}")
         address = user.spec["email"]
-    assert address is not None
+    if address is None:
+        raise SmtpcfgError("give the address to send the test email to")
     sender_address = settings.spec["from"]["address"]
     message = build_message(
         from_name=settings.spec["from"].get("name"), from_address=sender_address, to=[address],
@@ -56,8 +60,9 @@ def send_test_email(store: Store, resolver: Callable[[], VaultResolver], setting
     try:
         result = sender.send(settings, message)
     except DeliveryFailure as failure:
-        raise SmtpcfgError(f"test email via {endpoint.address} failed at "
-                           f"{STEP_WORDS[failure.step]}: {failure}") from None
+        headline, hint = STEP_WORDS[failure.step]
+        raise SmtpcfgError(f"test email via {endpoint.address} failed: {headline}: {failure}"
+                           + (f" ({hint})" if hint else "")) from None
     finally:
         sender.close()
     login = f", logged in as {endpoint.username}" if endpoint.username else ""

@@ -110,10 +110,7 @@ class SmtpConnection:
             )
         self.endpoint = endpoint
         self._password = password
-        try:
-            self._context = ssl.create_default_context(cafile=endpoint.ca_file)
-        except OSError as exc:  # a missing file, or one without a PEM certificate
-            raise SmtpcfgError(f"cannot load CA file {endpoint.ca_file}: {exc}") from None
+        self._context = tls_context(endpoint.ca_file)
         self._smtp: _SMTP | _SMTP_SSL | None = None
 
     def __repr__(self) -> str:
@@ -224,6 +221,15 @@ class SmtpConnection:
         if self._smtp is not None:
             _hang_up(self._smtp)
             self._smtp = None
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A client context that verifies certificates and host names: the system's CAs, or
+    those in `ca_file`."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except OSError as exc:  # a missing file, or one without a PEM certificate
+        raise SmtpcfgError(f"cannot load CA file {ca_file}: {exc}") from None
 
 
 def _envelope(msg: EmailMessage) -> tuple[str, list[str]]:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import socket
@@ -56,7 +57,7 @@ SERVER_USERNAME = "billing-bot"
 SERVER_PASSWORD = "correct horse battery staple"
 SIZE_LIMIT = 64 * 1024
 
-Stage = Literal["auth", "mail", "rcpt", "data"]
+Stage = Literal["starttls", "auth", "mail", "rcpt", "data"]
 
 
 class Command(NamedTuple):
@@ -180,12 +181,28 @@ class SmtpSink:
             return copy.deepcopy(self._recorder.messages)
 
     def fail_next(self, reply: str, *, at: Stage, count: int = 1) -> None:
-        """Answer the next `count` AUTH, MAIL, RCPT or DATA commands with `reply`.
+        """Answer the next `count` STARTTLS, AUTH, MAIL, RCPT or DATA commands with `reply`.
 
         A reply starting with 421 also closes the connection, as real servers do.
         """
         with self._recorder.lock:
             self._recorder.failures[at].extend([reply] * count)
+
+    def hold_after(self, accepted: int) -> None:
+        """Once `accepted` messages have been accepted, keep every further message's
+        reply to DATA waiting until `release()`: a client stays mid-message meanwhile."""
+        with self._recorder.lock:
+            self._recorder.hold_after = accepted
+
+    def release(self) -> None:
+        """Let held messages (and all later ones) through."""
+        self._recorder.released.set()
+
+    @property
+    def held(self) -> int:
+        """How many messages are waiting for `release()` right now."""
+        with self._recorder.lock:
+            return self._recorder.held
 
 
 # The commands whose arrival a session records.
@@ -221,6 +238,10 @@ class _RecordingSMTP(SMTP):
         @functools.wraps(method)
         async def reported(arg: str) -> None:
             handler.command(self, verb)
+            refusal = handler.injected(self, "starttls") if verb == "STARTTLS" else None
+            if refusal:
+                await self.push(refusal)
+                return
             await method(arg)
 
         return reported
@@ -248,6 +269,9 @@ class _Recorder:
         self.sessions: list[SmtpSession] = []
         self.messages: list[EmailMessage] = []
         self.failures: dict[Stage, list[str]] = {stage: [] for stage in get_args(Stage)}
+        self.hold_after: int | None = None
+        self.held = 0
+        self.released = threading.Event()
 
     def command(self, server: _RecordingSMTP, verb: str) -> None:
         with self.lock:
@@ -266,7 +290,7 @@ class _Recorder:
         mechanism: str,
         auth_data: LoginPassword,
     ) -> AuthResult:
-        injected = self._injected(server, "auth")
+        injected = self.injected(server, "auth")
         username = auth_data.login.decode("utf-8", "replace")
         given = (username, auth_data.password.decode("utf-8", "replace"))
         succeeded = injected is None and given == self.credentials
@@ -288,7 +312,7 @@ class _Recorder:
     ) -> object:
         with self.lock:
             _record(server).mail_from.append(address)
-        return self._injected(server, "mail") or MISSING
+        return self.injected(server, "mail") or MISSING
 
     async def handle_RCPT(
         self,
@@ -300,14 +324,15 @@ class _Recorder:
     ) -> object:
         with self.lock:
             _record(server).rcpt_to.append(address)
-        return self._injected(server, "rcpt") or MISSING
+        return self.injected(server, "rcpt") or MISSING
 
     async def handle_DATA(
         self, server: _RecordingSMTP, session: Session, envelope: Envelope
     ) -> str:
-        injected = self._injected(server, "data")
+        injected = self.injected(server, "data")
         if injected:
             return injected
+        await self._wait_if_held()
         assert envelope.original_content is not None
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
         assert isinstance(message, EmailMessage)
@@ -317,7 +342,18 @@ class _Recorder:
             queued = len(self.messages)
         return f"250 2.0.0 Ok: queued as Q{queued}"
 
-    def _injected(self, server: _RecordingSMTP, stage: Stage) -> str | None:
+    async def _wait_if_held(self) -> None:
+        with self.lock:
+            hold = self.hold_after is not None and len(self.messages) >= self.hold_after
+            self.held += hold
+        if not hold:
+            return
+        while not self.released.is_set():  # a threading.Event: release() comes from tests
+            await asyncio.sleep(0.01)
+        with self.lock:
+            self.held -= 1
+
+    def injected(self, server: _RecordingSMTP, stage: Stage) -> str | None:
         with self.lock:
             pending = self.failures[stage]
             reply = pending.pop(0) if pending else None

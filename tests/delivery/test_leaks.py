@@ -1,0 +1,83 @@
+"""The SMTP password appears nowhere but in the sending process's memory.
+
+Every delivery command runs with a unique password, successes and failures alike, and
+then their output, the runner's logs and the whole store are searched for it (raw, and
+base64-encoded as AUTH PLAIN and AUTH LOGIN send it).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.delivery.conftest import Delivery
+from tests.support.cli import Result
+from tests.support.smtp import SERVER_USERNAME, SmtpSink
+from tests.support.stores import backend, execute
+
+
+def forms_of(secret: str) -> list[bytes]:
+    """The secret as bytes might hold it: raw, hex, and base64 as SMTP AUTH encodes it."""
+    raw = secret.encode()
+    plain = f"\0{SERVER_USERNAME}\0{secret}".encode()
+    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.b64encode(plain)]
+
+
+def store_contents(store_url: str, folder: Path) -> bytes:
+    """Every byte of the store: its files (SQLite), or every row of every table."""
+    if backend(store_url) == "sqlite":
+        return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+    tables = execute(store_url, ["SELECT table_name FROM information_schema.tables"
+                                 " WHERE table_schema = current_schema()"])
+    rows = [execute(store_url, [f'SELECT t::text FROM "{name}" t']) for (name,) in tables]
+    return repr(rows).encode()
+
+
+def test_the_password_is_in_no_output_log_or_store(
+    delivery: Delivery,
+    smtp_server_factory: Callable[..., SmtpSink],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    secret = uuid.uuid4().hex
+    delivery.set_password(secret)
+    accepting = smtp_server_factory(tls=True, username=SERVER_USERNAME, password=secret,
+                                    auth_required=True)
+    rejecting = smtp_server_factory(tls=True, username=SERVER_USERNAME, password="other",
+                                    auth_required=True)
+    attachment = tmp_path / "INV-1.pdf"
+    attachment.write_bytes(b"%PDF-1.4 invoice")
+    results: list[Result] = []
+
+    def run(*args: str | Path) -> Result:
+        results.append(delivery.run(*args))
+        return results[-1]
+
+    delivery.apply(accepting)
+    first = delivery.add_invoice("INV-1", "--attach", attachment)
+    assert run(*delivery.deliver_args("--once")).code == 0
+    delivery.add_invoice("INV-2")
+    assert run(*delivery.deliver_args("--once", "--log-format", "json")).code == 0
+    assert run("test-email", "primary", "--user", "jane", "--ca-file", delivery.ca_file).code == 0
+    delivery.apply(rejecting)
+    failing = delivery.add_invoice("INV-3")
+    assert run(*delivery.deliver_args("--once")).code == 1
+    assert run(*delivery.deliver_args("--once", "--log-format", "json")).code == 0
+    assert run("test-email", "primary", "--to", "ops@acme.example",
+               "--ca-file", delivery.ca_file).code == 1
+    for args in (["list"], ["list", "-o", "json"], ["show", str(first)],
+                 ["show", str(failing), "-o", "json"]):
+        assert run("outbox", *args).code == 0
+
+    # The password was really used: one server took it, the other turned it down.
+    assert len(accepting.messages) == 3
+    assert len(rejecting.sessions) == 2  # the runner's, and test-email's
+    assert all(s.auth and not any(a.succeeded for a in s.auth) for s in rejecting.sessions)
+    assert "authentication rejected" in results[-5].stderr
+    output = "".join(r.stdout + r.stderr for r in results).encode()
+    stored = store_contents(store_url, tmp_path)
+    for form in forms_of(secret):
+        assert form not in output
+        assert form not in stored
