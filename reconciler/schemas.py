@@ -7,6 +7,7 @@ them; the wheel carries the same files inside the package (see pyproject.toml).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from reconciler.manifests.compiled_schema import NotCompilable, compile_schema
 from reconciler.manifests.formats import format_checker
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -47,3 +49,17 @@ def validator(file_name: str) -> Draft202012Validator:
     return Draft202012Validator(
         _load_all()[file_name], registry=_registry(), format_checker=format_checker
     )
+
+
+@cache
+def valid_check(file_name: str) -> Callable[[Any], bool] | None:
+    """A fast `is valid?` for one schema file, compiled once; None if it cannot be.
+
+    It decides exactly as `validator(file_name)` does; callers still ask the validator
+    for the errors of an instance it finds invalid (see compiled_schema).
+    """
+    schema = _load_all()[file_name]
+    try:
+        return compile_schema(schema, _registry().resolver(schema["$id"]), format_checker)
+    except NotCompilable:
+        return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from reconciler.manifests.gc_pause import paused_gc
 from reconciler.manifests.normalize import normalize
 from reconciler.manifests.problems import ManifestProblems, Problem
 from reconciler.manifests.schema_check import schema_problems
@@ -34,6 +35,11 @@ class Manifests:
 
 def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests:
     """Read every manifest under `paths`; raise ManifestProblems listing every problem."""
+    with paused_gc():
+        return _load(paths, stdin)
+
+
+def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
     problems: list[Problem] = []
     manifests = Manifests()
     first_seen: dict[str, Position] = {}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import SmtpcfgError
+from reconciler.manifests.gc_pause import paused_gc
 from reconciler.manifests.load import Manifests
 from reconciler.plan.diff import dangling_references, diff
 from reconciler.plan.model import Plan
@@ -26,6 +27,15 @@ def make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool
 
     Raises when the result would leave a reference dangling, or a secret unreadable.
     """
+    with paused_gc():
+        return _make_plan(manifests, store, scope=scope, take_over=take_over, source=source,
+                          threshold=threshold, resolver=resolver,
+                          vault_concurrency=vault_concurrency)
+
+
+def _make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool, source: str,
+               threshold: float, resolver: Callable[[], VaultResolver],
+               vault_concurrency: int) -> Plan:
     state = store.state()
     actual = store.resources()
     changes = diff(manifests.resources, actual, scope=scope, take_over=take_over)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.errors import SmtpcfgError
 from reconciler.plan.model import FORMAT_VERSION, Plan, digest_of
-from reconciler.schemas import validator
+from reconciler.schemas import valid_check, validator
 
 
 def save_plan(plan: Plan, path: Path) -> None:
@@ -29,7 +29,9 @@ def load_plan(path: Path) -> Plan:
         raise SmtpcfgError(f"{path}: not a saved plan (invalid JSON: {error})") from None
     if not isinstance(data, dict) or data.get("formatVersion") != FORMAT_VERSION:
         raise SmtpcfgError(f"{path}: not a saved plan of format version {FORMAT_VERSION}")
-    error = next(iter(validator("plan.schema.json").iter_errors(data)), None)
+    is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors
+    error = None if is_valid is not None and is_valid(data) else next(
+        iter(validator("plan.schema.json").iter_errors(data)), None)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top)"
         raise SmtpcfgError(f"{path}: not a valid saved plan: {where}: {error.message}")
