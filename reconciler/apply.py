@@ -11,11 +11,14 @@ from reconciler.plan.safety import threshold_breach
 from reconciler.store.base import PendingAudit, Store, Write
 
 
-def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force: bool) -> int:
+def apply_plan(plan: Plan, store: Store, *, actor: str, source: str | None, threshold: float,
+               force: bool) -> int:
     """Apply all of `plan` or nothing; return the store's new revision.
 
     The store re-checks, inside its lock, that it is still at the plan's revision, so a
     plan that went stale between `plan` and `apply` is refused, never half-applied.
+    `source` overrides the plan's for the audit log only: the plan, and so its digest,
+    stays as reviewed.
     """
     breach = threshold_breach(plan, threshold)
     if breach and not force:
@@ -23,7 +26,7 @@ def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force:
     audit = PendingAudit(
         scope=plan.scope,
         actor=actor,
-        source=plan.source,
+        source=source or plan.source,
         plan_digest=plan.digest(),
         changes=[_audit_change(change) for change in plan.changes],
         secrets=plan.secrets,
@@ -32,14 +35,17 @@ def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force:
 
 
 def _writes(plan: Plan) -> list[Write]:
-    status = {
+    seen = {
         item["resource"]: {"passwordVersion": item["version"]}
         for item in plan.secrets
         if item["version"] is not None
     }
+    # Unchanged resources get a status-only write, and only when the version moved.
+    status = {resource: seen[resource] for resource in plan.observations()}
     writes = []
     for change in plan.changes:
-        observed = status.pop(str(change.key), {})
+        status.pop(str(change.key), None)
+        observed = seen.get(str(change.key), {})
         if change.previous is not None:
             writes.append(Write("delete", change.previous))
         if change.action == "delete":

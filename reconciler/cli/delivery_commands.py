@@ -64,7 +64,7 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
           --to user@example.com --subject "Reset your password" --body "..."
     """
     from reconciler.delivery.outbox import enqueue
-    from reconciler.store.open import open_store
+    from reconciler.store.open import open_existing_store
 
     pairs = {}
     for item in variables:
@@ -72,9 +72,7 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--var")
         pairs[key] = value
-    # Not create=True: a job needs applied settings, so a store that is missing (a typo
-    # in --store) is an error, not a new empty file.
-    store = open_store(store_url, create=False)
+    store = open_existing_store(store_url)
     try:
         job_id = enqueue(store, purpose=purpose, to=to, cc=cc, template=template,
                          settings=settings, subject=subject, body=body, variables=pairs,
@@ -244,7 +242,7 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
     from reconciler.delivery.events import EventLog
     from reconciler.delivery.runner import Runner, RunnerOptions
     from reconciler.delivery.sender import Sender
-    from reconciler.store.open import open_store
+    from reconciler.store.open import open_existing_store
 
     options = RunnerOptions(
         runner_id=runner_id or f"{socket.gethostname()}:{os.getpid()}", once=once,
@@ -252,7 +250,7 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         max_attempts=max_attempts, retry_base_delay=retry_base_delay)
     log = EventLog(log_format)
     sender = Sender(resolver_factory(vault_auth), ca_file=ca_file, timeout=timeout)
-    store = open_store(store_url, create=True)
+    store = open_existing_store(store_url)
 
     def progress(summary: RunSummary) -> None:
         log.progress(f"{sum(summary.counts.values())} processed: {_counts(summary)}")
@@ -267,7 +265,7 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.message(f"runner {options.runner_id} started", store=store.url)
+    log.message(f"runner {options.runner_id} started on {store.url}", store=store.url)
     try:
         summary = runner.run()
     finally:

@@ -48,7 +48,7 @@ def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo("Error: aborted; nothing was changed", err=True)
         code = EXIT_ERROR
     except click.ClickException as error:
         error.show()

@@ -154,7 +154,7 @@ def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_a
     """
     from reconciler.apply import apply_plan
     from reconciler.provenance import detect_actor
-    from reconciler.store.open import open_store
+    from reconciler.store.open import open_store, store_exists
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
@@ -162,8 +162,6 @@ def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_a
         from reconciler.plan.planfile import load_plan
 
         plan_ = load_plan(plan_file)
-        if source:
-            plan_.source = source
         click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
     else:
         plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency,
@@ -171,13 +169,17 @@ def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_a
         _print_plan(plan_, "text")
         if plan_.has_changes and not auto_approve:
             _confirm()
-    if not plan_.has_changes:
+    if not plan_.has_changes and not plan_.observations():
         click.echo("Nothing to apply.")
         return
+    if plan_.store.store_id and not store_exists(store_url):
+        raise SmtpcfgError(f"the plan was made against store {plan_.store.store_id}, but "
+                           f"{store_url} does not exist")
     store = open_store(store_url, create=True)
     try:
         revision = apply_plan(plan_, store, actor=detect_actor(actor, os.environ),
-                              threshold=threshold, force=force)
+                              source=source if plan_file else None, threshold=threshold,
+                              force=force)
     finally:
         store.close()
     counts = plan_.summary()

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
 @contextmanager
 def reading(store_url: str) -> Iterator[Store]:
     """The store, for reading: a missing SQLite file reads as empty and is not created."""
-    from reconciler.store.open import open_store
+    from reconciler.store.open import open_store, store_exists
 
+    if not store_exists(store_url):
+        click.echo(f"Note: store {store_url} does not exist yet; nothing was applied to it.",
+                   err=True)
     store = open_store(store_url, create=False)
     try:
         yield store

@@ -88,7 +88,7 @@ def export(store_url: str, scope: str, output: str | None) -> None:
       smtpcfg export -o manifests/
     """
     with reading(store_url) as store:
-        resources = store.resources(scope=scope)
+        resources = sorted(store.resources(scope=scope), key=lambda r: r.key.sort_key)
     if output is None:
         click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
         return
@@ -101,7 +101,7 @@ def export(store_url: str, scope: str, output: str | None) -> None:
         for kind, items in by_kind.items():
             target = output_path / f"{kind.lower()}.yaml"
             target.write_text(_yaml([r.to_manifest() for r in items]), encoding="utf-8")
-            click.echo(f"Wrote {len(items)} {kind} to {target}")
+            click.echo(f"Wrote {len(items)} of kind {kind} to {target}")
         return
     output_path.write_text(_yaml([r.to_manifest() for r in resources]), encoding="utf-8")
     click.echo(f"Wrote {len(resources)} resources to {output_path}")
@@ -157,10 +157,19 @@ def _summary(resource: StoredResource) -> str:
 
 
 def _yaml(documents: list[dict[str, Any]]) -> str:
+    """Manifests as YAML; multi-line text (template bodies) as literal blocks, which read
+    and diff in git the way they were written."""
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump_all(documents, Dumper=dumper, sort_keys=False, allow_unicode=True,
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump_all(documents, Dumper=Dumper, sort_keys=False, allow_unicode=True,
                          explicit_start=True)
 
 

@@ -7,6 +7,7 @@ gone by the time a runner sends it.
 from __future__ import annotations
 
 import mimetypes
+import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -54,8 +55,16 @@ def enqueue(
         for address in addresses:
             check_address(header, address)
     kind, name = ("EmailTemplate", template) if template else ("SmtpSettings", settings)
-    if store.resource(ResourceKey(kind, name or "")) is None:
+    target = store.resource(ResourceKey(kind, name or ""))
+    if target is None:
         raise SmtpcfgError(f"{kind}/{name} is not in the store {store.url}")
+    texts = {
+        "subject": subject if subject is not None else target.spec.get("subject"),
+        "body": body if body is not None else target.spec.get("body"),
+    }
+    known = {*(variables or {}), *(["account"] if account else []),
+             *(["invoice"] if invoice else [])}
+    _check_placeholders(texts, known)
     return store.enqueue(
         NewJob(
             purpose=purpose,
@@ -71,6 +80,21 @@ def enqueue(
             attachments=[_attachment(item) for item in attachments],
         )
     )
+
+
+def _check_placeholders(texts: Mapping[str, str | None], known: set[str]) -> None:
+    """Every ${placeholder} must have a value now; the runner cannot ask for one later."""
+    for part, text in texts.items():
+        if text is None:
+            raise SmtpcfgError(f"the template has no {part}; give --{part}")
+        template = string.Template(text)
+        if not template.is_valid():
+            raise SmtpcfgError(f"the {part} has a malformed placeholder (write $$ for a $)")
+        missing = sorted(set(template.get_identifiers()) - known)
+        if missing:
+            values = " ".join(f"--var {name}=..." for name in missing)
+            raise SmtpcfgError(f"the {part} uses {', '.join('${' + n + '}' for n in missing)}"
+                               f" but no value is given: pass {values}")
 
 
 def _attachment(item: Path | StoredAttachment) -> StoredAttachment:

@@ -28,7 +28,9 @@ from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
 
 #: Vault failures that may pass by themselves; others need a person.
-_TEMPORARY_VAULT_REASONS = ("unreachable", "sealed")
+#: A token that expired or lost its policy is renewed or fixed by someone, usually soon:
+#: retried (bounded by --max-attempts) rather than failing a whole invoice run for good.
+_TEMPORARY_VAULT_REASONS = ("unreachable", "sealed", "auth-failed", "permission-denied")
 
 
 @dataclass

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -139,6 +140,9 @@ class SmtpConnection:
                 )
             else:
                 smtp = _SMTP(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+            # SMTP is request/response: without this, Nagle's algorithm holds each
+            # command's last segment for the server's delayed ACK, ~40 ms a message.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo_or_helo_if_needed()
             if not endpoint.uses_implicit_tls:
                 phase = "tls"

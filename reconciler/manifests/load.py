@@ -64,7 +64,7 @@ def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
         if resource is not None:
             manifests.resources[resource.key] = resource
             manifests.documents[resource.key] = document
-    problems.extend(_dangling_references(manifests))
+    problems.extend(_dangling_references(manifests, set(first_seen)))
     if problems:
         raise ManifestProblems(problems)
     return manifests
@@ -133,11 +133,13 @@ def _label(data: Any) -> str:
     return f"{kind}/{name if isinstance(name, str) else '?'}"
 
 
-def _dangling_references(manifests: Manifests) -> list[Problem]:
+def _dangling_references(manifests: Manifests, declared: set[str]) -> list[Problem]:
+    """References to nothing declared. `declared` includes invalid documents: their own
+    problems are reported already, and a reference to them is not a second one."""
     return [
         Problem(manifests.position_of(key, field_name), str(key), field_name,
                 f"refers to {target}, which is not declared")
         for key, resource in manifests.resources.items()
         for target, field_name in references_of(key.kind, resource.spec)
-        if target not in manifests.resources
+        if str(target) not in declared
     ]

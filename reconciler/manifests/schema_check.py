@@ -55,6 +55,12 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
         case "enum" if path[-1:] == ("kind",):
             kinds = ", ".join(error.validator_value)
             yield path, f"unknown kind {value!r}; expected one of {kinds}"
+        case "type" if path[-2:] == ("spec", "password"):
+            yield path, ("a password is never written in a manifest: reference it in Vault "
+                         "as password: {vault: {path: secret/smtp/NAME, key: password}}")
+        case "type" if isinstance(value, bool) and error.validator_value == "string":
+            yield path, ("expected a string, got a boolean: YAML reads yes/no/on/off/true/"
+                         "false as booleans; quote the value")
         case "type":
             yield path, f"expected {_type_words(error.validator_value)}, got {_type_of(value)}"
         case "pattern" if error.validator_value == "^[^\\r\\n]*$":

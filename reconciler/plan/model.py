@@ -102,6 +102,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     smtpcfg_version: str = ""
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
@@ -115,11 +116,22 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """The plan as published JSON, with its digest."""
-        body = self._body()
-        return {**body, "digest": digest_of(body)}
+        return {**self._body(), "digest": self.digest()}
 
     def digest(self) -> str:
-        return digest_of(self._body())
+        """The SHA-256 of the plan's content. A plan is not changed once made, so it is
+        computed once (it costs a full JSON encoding of a large plan)."""
+        if self._digest is None:
+            self._digest = digest_of(self._body())
+        return self._digest
+
+    def observations(self) -> dict[str, int]:
+        """Password versions to record: those read now that the store has not recorded."""
+        return {
+            item["resource"]: item["version"]
+            for item in self.secrets
+            if item["version"] is not None and item.get("recordedVersion") != item["version"]
+        }
 
     def _body(self) -> dict[str, Any]:
         return {

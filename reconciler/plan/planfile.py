@@ -26,7 +26,9 @@ def load_plan(path: Path) -> Plan:
     except OSError as error:
         raise SmtpcfgError(f"{path}: cannot read plan file: {error.strerror}") from None
     except ValueError as error:
-        raise SmtpcfgError(f"{path}: not a saved plan (invalid JSON: {error})") from None
+        hint = ("; to apply manifests, pass them with -f" if path.suffix in (".yaml", ".yml")
+                else "")
+        raise SmtpcfgError(f"{path}: not a saved plan (invalid JSON: {error}){hint}") from None
     if not isinstance(data, dict) or data.get("formatVersion") != FORMAT_VERSION:
         raise SmtpcfgError(f"{path}: not a saved plan of format version {FORMAT_VERSION}")
     is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors

@@ -16,9 +16,15 @@ MIN_RESOURCES = 10
 def threshold_breach(plan: Plan, percent: float) -> str | None:
     """Why `plan` exceeds the threshold, or None when it does not."""
     existing = plan.resource_count
+    counts = plan.summary()
+    if existing and counts["delete"] + counts["replace"] == existing and not (
+        counts["create"] or counts["update"]
+    ):
+        # An empty folder or a wrong -f path plans as "delete everything", whatever the size.
+        return (f"the plan would delete every one of the {existing} resources of scope "
+                f"{plan.scope!r} and create none; apply needs --force")
     if existing < MIN_RESOURCES:
         return None
-    counts = plan.summary()
     for verb, count in (("update", counts["update"]),
                         ("delete", counts["delete"] + counts["replace"])):
         share = 100.0 * count / existing

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.load import Manifests
 from reconciler.manifests.problems import ManifestProblems, Problem
-from reconciler.model import ResourceKey, StoredResource
+from reconciler.model import StoredResource
 from reconciler.vault.reference import VaultReference
 
 if TYPE_CHECKING:
@@ -38,33 +38,36 @@ def check_secrets(
     from reconciler.vault.resolver import VaultLookupError
 
     results = resolver().resolve_all(references.values(), concurrency=concurrency)
+    stored = {resource.key: resource for resource in actual}
     problems = []
     secrets = []
+    notes = []
     for key, reference in references.items():
         result = results[reference]
         if isinstance(result, VaultLookupError):
             problems.append(Problem(manifests.position_of(key, PASSWORD_FIELD), str(key),
                                     PASSWORD_FIELD, str(result)))
             continue
+        before = stored.get(key)
+        recorded = before.status.get("passwordVersion") if before else None
         secrets.append({"resource": str(key), "reference": reference.display(),
-                        "version": result.version})
+                        "version": result.version, "recordedVersion": recorded})
+        if _rotated(before, reference, recorded, result.version):
+            notes.append(f"{key}: {reference.display()} was rotated in Vault since the last "
+                         f"apply (version {recorded} → {result.version}); the runner already "
+                         "sends with the new one, and apply records it")
     if problems:
         raise ManifestProblems(problems, "with Vault references; nothing was applied")
-    return secrets, _rotations(secrets, references, {r.key: r for r in actual})
+    return secrets, notes
 
 
-def _rotations(secrets: list[dict[str, Any]], references: dict[ResourceKey, VaultReference],
-               stored: dict[ResourceKey, StoredResource]) -> list[str]:
-    """Unpinned references whose current version differs from the one last applied."""
-    notes = []
-    for secret, (key, reference) in zip(secrets, references.items(), strict=False):
-        before = stored.get(key)
-        if before is None or reference.version is not None:
-            continue
-        recorded = before.status.get("passwordVersion")
-        unchanged = before.spec.get("password") == reference.to_spec()
-        if unchanged and recorded is not None and recorded != secret["version"]:
-            notes.append(f"{key}: {reference.display()} was rotated in Vault since the last "
-                         f"apply (version {recorded} → {secret['version']}); the runner "
-                         "already sends with the new one")
-    return notes
+def _rotated(before: StoredResource | None, reference: VaultReference, recorded: int | None,
+             current: int | None) -> bool:
+    """An unpinned, unchanged reference whose KV version moved since the last apply."""
+    return (
+        before is not None
+        and reference.version is None
+        and before.spec.get("password") == reference.to_spec()
+        and recorded is not None
+        and recorded != current
+    )

@@ -32,6 +32,22 @@ def open_store(url: str, *, create: bool) -> Store:
     )
 
 
+def open_existing_store(url: str) -> Store:
+    """Open a store that must already exist: runners and enqueuers need applied settings,
+    so a typo in `--store` is an error rather than a new, empty store."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreError(
+            f"store {url} does not exist: apply manifests to it first, or check --store / "
+            "SMTPCFG_STORE"
+        )
+    return open_store(url, create=False)
+
+
+def store_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there; a database server is asked on open."""
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced, for messages and output."""
     parts = urlsplit(url)

@@ -188,8 +188,12 @@ def _statements(sql: str) -> list[str]:
     return [part.strip() for part in sql.split(";") if part.strip()]
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    # One encoder for all rows: json.dumps with options builds a new one per call.
+    return _ENCODER.encode(value)
 
 
 def _resource(row: tuple[Any, ...]) -> StoredResource:

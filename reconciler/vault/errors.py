@@ -69,17 +69,11 @@ def transport_errors(addr: str, timeout: float) -> Iterator[None]:
     try:
         yield
     except requests.exceptions.SSLError as exc:
-        raise VaultFailure(
-            "unreachable",
-            f"TLS connection to Vault at {addr} failed: {_cause(exc)} "
-            "(set VAULT_CACERT to the CA certificate that signed the server's certificate)",
-        ) from exc
+        raise tls_failed(addr, exc) from exc
     except requests.exceptions.Timeout as exc:
-        raise VaultFailure(
-            "unreachable", f"Vault at {addr} did not answer within {timeout:g}s"
-        ) from exc
+        raise timed_out(addr, timeout) from exc
     except requests.exceptions.RequestException as exc:
-        raise VaultFailure("unreachable", f"cannot reach Vault at {addr}: {_cause(exc)}") from exc
+        raise unreachable(addr, exc) from exc
     except exceptions.VaultDown as exc:
         if "sealed" in str(exc):
             raise VaultFailure("sealed", f"Vault at {addr} is sealed (unseal it first)") from exc
@@ -91,6 +85,26 @@ def transport_errors(addr: str, timeout: float) -> Iterator[None]:
             "invalid-response",
             f"unexpected answer from Vault at {addr}: {type(exc).__name__}: {errors_of(exc)}",
         ) from exc
+
+
+# The three transport failures, worded once for both HTTP paths (hvac's requests, and the
+# http.client connections of reconciler.vault.kv_http).
+
+
+def tls_failed(addr: str, exc: BaseException) -> VaultFailure:
+    return VaultFailure(
+        "unreachable",
+        f"TLS connection to Vault at {addr} failed: {_cause(exc)} "
+        "(set VAULT_CACERT to the CA certificate that signed the server's certificate)",
+    )
+
+
+def timed_out(addr: str, timeout: float) -> VaultFailure:
+    return VaultFailure("unreachable", f"Vault at {addr} did not answer within {timeout:g}s")
+
+
+def unreachable(addr: str, exc: BaseException) -> VaultFailure:
+    return VaultFailure("unreachable", f"cannot reach Vault at {addr}: {_cause(exc)}")
 
 
 def errors_of(exc: Exception) -> str:

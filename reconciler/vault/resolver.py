@@ -1,7 +1,9 @@
 """Resolve Vault references to secret values: each secret read once, reads run concurrently.
 
 Importing this module must not import hvac or requests (the CLI starts without them);
-they are imported once the first reference is resolved.
+they are imported once the first reference is resolved. Secrets are read through
+reconciler.vault.kv_http (kept-alive http.client connections); logging in, mount look-ups
+and the metadata read that explains a missing version go through hvac.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from reconciler.vault.secret import SecretValue
 
 if TYPE_CHECKING:
     import hvac
+
+    from reconciler.vault.kv_http import KvReader
 
 __all__ = ["ResolvedSecret", "VaultLookupError", "VaultResolver"]
 
@@ -45,11 +49,12 @@ class _Secret:
 
 
 class VaultResolver:
-    """Resolves references with one client, made and logged in on first use."""
+    """Resolves references with one client, made and logged in on first use, and the
+    connections it reads secrets over, kept alive from one `resolve_all` to the next."""
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
-        self._client: hvac.Client | None = None
+        self._reader: KvReader | None = None
         self._client_lock = threading.Lock()
         self._mounts = MountTable()
 
@@ -73,27 +78,35 @@ class VaultResolver:
         if not wanted:
             return {}
         try:
-            client = self._connected()
+            reader = self._connected()
         except VaultFailure as failure:
             return {reference: failure.for_reference(reference) for reference in wanted}
         keys = {reference: _key(reference) for reference in wanted}
         distinct = list(dict.fromkeys(keys.values()))
         with ThreadPoolExecutor(min(concurrency, len(distinct)), "vault-read") as pool:
-            reads = {key: pool.submit(self._read, client, *key) for key in distinct}
+            reads = {key: pool.submit(self._read, reader, *key) for key in distinct}
         return {reference: _pick(reference, reads[keys[reference]]) for reference in wanted}
 
-    def _connected(self) -> hvac.Client:
-        """The logged-in client; a failed login is tried again on the next call."""
+    def close(self) -> None:
+        """Close the kept-alive connections (garbage collection also does)."""
         with self._client_lock:
-            if self._client is None:
-                self._client = make_client(self.settings)
-            return self._client
+            if self._reader is not None:
+                self._reader.close()
+
+    def _connected(self) -> KvReader:
+        """The logged-in client's reader; a failed login is tried again on the next call."""
+        with self._client_lock:
+            if self._reader is None:
+                from reconciler.vault.kv_http import KvReader
+
+                self._reader = KvReader(self.settings, make_client(self.settings))
+            return self._reader
 
     def _read(
-        self, client: hvac.Client, mount_name: str | None, path: str, version: int | None
+        self, reader: KvReader, mount_name: str | None, path: str, version: int | None
     ) -> _Secret:
         with transport_errors(self.settings.addr, self.settings.timeout):
-            mount = self._mounts.find(client, path, mount_name)
+            mount = self._mounts.find(reader.client, path, mount_name)
             inner = path.removeprefix(mount.path)
             if mount.kv_version == 1:
                 if version is not None:
@@ -102,14 +115,14 @@ class VaultResolver:
                         f"a version is pinned, but {mount.path} is a KV v1 mount, which keeps "
                         "no versions (remove `version`)",
                     )
-                return _read_v1(client, mount, inner)
+                return _read_v1(reader, mount, inner)
             if inner.startswith("data/"):
                 raise VaultFailure(
                     "bad-path",
                     f"write KV v2 paths as `vault kv get` takes them, without data/: "
                     f"{mount.path}{inner.removeprefix('data/')}",
                 )
-            return _read_v2(client, mount, inner, version)
+            return _read_v2(reader, mount, inner, version)
 
 
 def _key(reference: VaultReference) -> _SecretKey:
@@ -136,12 +149,15 @@ def _pick(reference: VaultReference, read: Future[_Secret]) -> ResolvedSecret | 
     return ResolvedSecret(reference, secret.version, SecretValue(value))
 
 
-def _read_v1(client: hvac.Client, mount: Mount, inner: str) -> _Secret:
-    from hvac import exceptions
+def _read_v1(reader: KvReader, mount: Mount, inner: str) -> _Secret:
+    """hvac's `secrets.kv.v1.read_secret`, over the reader's connections."""
+    from hvac import exceptions, utils
 
     api_path = f"{mount.path}{inner}"
     try:
-        response = client.secrets.kv.v1.read_secret(path=inner, mount_point=mount.name)
+        response = reader.get(
+            utils.format_url("/v1/{mount_point}/{path}", mount_point=mount.name, path=inner)
+        )
     except exceptions.Forbidden:
         raise _denied(api_path) from None
     except exceptions.InvalidPath:
@@ -149,18 +165,21 @@ def _read_v1(client: hvac.Client, mount: Mount, inner: str) -> _Secret:
     return _secret(response, api_path, version=None)
 
 
-def _read_v2(client: hvac.Client, mount: Mount, inner: str, version: int | None) -> _Secret:
-    from hvac import exceptions
+def _read_v2(reader: KvReader, mount: Mount, inner: str, version: int | None) -> _Secret:
+    """hvac's `secrets.kv.v2.read_secret_version(..., raise_on_deleted_version=True)`,
+    over the reader's connections."""
+    from hvac import exceptions, utils
 
     api_path = f"{mount.path}data/{inner}"
     try:
-        response = client.secrets.kv.v2.read_secret_version(
-            path=inner, version=version, mount_point=mount.name, raise_on_deleted_version=True
+        response = reader.get(
+            utils.format_url("/v1/{mount_point}/data/{path}", mount_point=mount.name, path=inner),
+            version,
         )
     except exceptions.Forbidden:
         raise _denied(api_path) from None
     except exceptions.InvalidPath as exc:
-        raise _missing_v2(client, mount, inner, version, exc.json) from None
+        raise _missing_v2(reader.client, mount, inner, version, exc.json) from None
     try:
         read_version = response["data"]["metadata"]["version"]
     except (KeyError, TypeError):

@@ -65,7 +65,14 @@ def test_add_prints_the_job_id_and_keeps_every_option(
         (["--purpose", "notification", "--template", "invoice", "--to", "not-an-address"],
          "'not-an-address' is not an email address"),
         (["--purpose", "notification", "--template", "invoice", "--to", "jane@customer.example",
-          "--attach", "missing.pdf"], "cannot read attachment missing.pdf"),
+          "--account", "A-1", "--invoice", "INV-1", "--var", "name=Jane",
+          "--attach", "missing.pdf"],
+         "cannot read attachment missing.pdf"),
+        (["--purpose", "notification", "--settings", "primary", "--to", "jane@customer.example",
+          "--subject", "Hi ${who}", "--body", "Hello"],
+         "the subject uses ${who} but no value is given: pass --var who=..."),
+        (["--purpose", "notification", "--template", "invoice", "--to", "jane@customer.example",
+          "--account", "A-1"], "but no value is given: pass --var invoice=..."),
     ],
 )
 def test_add_refuses_a_job_that_could_never_be_sent(

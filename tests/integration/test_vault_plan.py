@@ -34,7 +34,7 @@ def test_plan_checks_references_and_records_the_version(
     assert result.code == 0, result.output
     assert json.loads(result.stdout)["secrets"] == [
         {"resource": "SmtpSettings/primary", "reference": f"vault {secret_path}#password",
-         "version": 1}
+         "version": 1, "recordedVersion": None}
     ]
     assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
     entry = json.loads(cli("history", "-o", "json").stdout)[0]
@@ -160,3 +160,21 @@ def test_the_readme_least_privilege_policy_is_enough(
     write_manifests(tmp_path / "m.yaml", [mailer("primary", "secret/smtp/least-privilege")])
     result = cli("plan", "-f", "m.yaml", env=openbao.env(token=token))
     assert result.code == 0, result.output
+
+
+def test_apply_records_a_rotation_without_other_changes(
+    cli: Cli, tmp_path: Path, openbao: OpenBao, secret_path: str
+) -> None:
+    write_manifests(tmp_path / "m.yaml", [mailer("a", secret_path)])
+    assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
+    openbao.write(secret_path.removeprefix("secret/"), {"password": "rotated"})
+    planned = cli("plan", "-f", "m.yaml", "--detailed-exitcode", env=openbao.env())
+    assert planned.code == 0 and "was rotated in Vault" in planned.stdout
+    applied = cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env())
+    assert applied.code == 0, applied.output
+    history = json.loads(cli("history", "-o", "json").stdout)
+    assert history[-1]["changes"] == [] and history[-1]["secrets"][0]["version"] == 2
+    after = cli("plan", "-f", "m.yaml", env=openbao.env())
+    assert "Note:" not in after.stdout
+    assert cli("apply", "-f", "m.yaml", "--auto-approve",
+               env=openbao.env()).stdout.strip().endswith("Nothing to apply.")

@@ -302,3 +302,36 @@ def _os_user() -> str:
 
     return getpass.getuser()
 
+
+
+def test_source_override_keeps_the_reviewed_digest(cli: Cli, tmp_path: Path) -> None:
+    write_manifests(tmp_path / "m.yaml", example_set())
+    assert cli("plan", "-f", "m.yaml", "--out", "p.json").code == 0
+    digest = json.loads((tmp_path / "p.json").read_text())["digest"]
+    assert cli("apply", "p.json", "--source", "release-7").code == 0
+    entry = json.loads(cli("history", "-o", "json").stdout)[0]
+    assert (entry["planDigest"], entry["source"]) == (digest, "release-7")
+
+
+def test_saved_plan_is_not_applied_to_a_missing_store(sqlite_cli: Cli, tmp_path: Path) -> None:
+    write_manifests(tmp_path / "m.yaml", example_set())
+    assert sqlite_cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    write_manifests(tmp_path / "m.yaml", example_set(port=25))
+    assert sqlite_cli("plan", "-f", "m.yaml", "--out", "p.json").code == 0
+    typo = f"sqlite:///{tmp_path / 'typo.db'}"
+    result = sqlite_cli("apply", "p.json", "--store", typo)
+    assert result.code == 1
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "typo.db").exists()
+    note = sqlite_cli("get", "--store", typo)
+    assert note.code == 0 and "does not exist yet" in note.stderr
+
+
+def test_deleting_everything_needs_force_even_in_a_small_store(cli: Cli, tmp_path: Path) -> None:
+    write_manifests(tmp_path / "m.yaml", [user("ops")])
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    (tmp_path / "m.yaml").write_text("", encoding="utf-8")
+    planned = cli("plan", "-f", "m.yaml")
+    assert "Warning: the plan would delete every one of the 1 resources" in planned.stdout
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 1
+    assert cli("apply", "-f", "m.yaml", "--auto-approve", "--force").code == 0

@@ -67,7 +67,7 @@ def test_reads_filter_by_scope_and_export_round_trips(cli: Cli, tmp_path: Path) 
     assert [e["scope"] for e in json.loads(
         cli("history", "--scope", "billing", "-o", "json").stdout)] == ["billing"]
     exported = cli("export", "--scope", "billing").stdout
-    assert [d["metadata"]["name"] for d in yaml.safe_load_all(exported)] == ["primary", "alice"]
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(exported)] == ["alice", "primary"]
     replan = cli("plan", "-f", "-", "--scope", "billing", "--detailed-exitcode", input=exported)
     assert replan.code == 0, replan.output
 

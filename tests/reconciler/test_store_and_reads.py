@@ -115,3 +115,13 @@ def test_console_script_and_version() -> None:
     script = Path(sys.executable).parent / "smtpcfg"
     result = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("smtpcfg, version ")
+
+
+def test_runners_and_enqueuers_refuse_a_missing_store(sqlite_cli: Cli, tmp_path: Path) -> None:
+    for command in (["deliver", "--once"],
+                    ["outbox", "add", "--purpose", "notification", "--settings", "s",
+                     "--to", "a@example.com", "--subject", "s", "--body", "b"]):
+        result = sqlite_cli(*command)
+        assert result.code == 1, command
+        assert "does not exist: apply manifests to it first" in result.stderr
+    assert not (tmp_path / "store.db").exists()

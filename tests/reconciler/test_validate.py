@@ -179,3 +179,38 @@ def test_example_manifest_is_valid_and_names_its_schema(cli: Cli) -> None:
     result = cli("validate", "-f", example)
     assert result.code == 0, result.output
     assert result.stdout.strip() == "5 resources valid."
+
+
+def test_a_reference_to_an_invalid_document_is_not_a_second_problem(
+    cli: Cli, tmp_path: Path
+) -> None:
+    template = ("apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
+                "spec: {smtpSettings: primary}\n")
+    (tmp_path / "m.yaml").write_text(VALID_SETTINGS.replace("port: 587", "prot: 587")
+                                     + "---\n" + template, encoding="utf-8")
+    result = cli("validate", "-f", "m.yaml")
+    assert result.code == 1
+    assert "refers to" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: 2 problems in the manifests"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("  password: hunter2\n", "a password is never written in a manifest: reference it in "
+                             "Vault as password: {vault: {path: secret/smtp/NAME, key: password}}"),
+    ("  description: no\n", "expected a string, got a boolean: YAML reads yes/no/on/off/true/"
+                            "false as booleans; quote the value"),
+])
+def test_common_slips_get_a_hint(cli: Cli, tmp_path: Path, line: str, expected: str) -> None:
+    text = VALID_SETTINGS + ("  username: mailer\n" if "password" in line else "") + line
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    result = cli("validate", "-f", "m.yaml")
+    assert result.code == 1
+    assert expected in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_applying_a_manifest_as_a_plan_file_hints_at_f(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(VALID_SETTINGS, encoding="utf-8")
+    result = cli("apply", "m.yaml")
+    assert result.code == 1
+    assert "not a saved plan" in result.stderr and "pass them with -f" in result.stderr
