@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconciler.errors import SmtpcfgError
+from reconciler.gc_pause import paused_gc
 from reconciler.model import ResourceKey
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Plan
 from reconciler.plan.safety import threshold_breach
 from reconciler.store.base import PendingAudit, Store, Write
 
 
-def apply_plan(plan: Plan, store: Store, *, actor: str, source: str | None, threshold: float,
-               force: bool) -> int:
+def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force: bool,
+               source: str | None = None) -> int:
     """Apply all of `plan` or nothing; return the store's new revision.
 
     The store re-checks, inside its lock, that it is still at the plan's revision, so a
@@ -23,12 +22,17 @@ def apply_plan(plan: Plan, store: Store, *, actor: str, source: str | None, thre
     breach = threshold_breach(plan, threshold)
     if breach and not force:
         raise SmtpcfgError(f"refusing to apply: {breach}")
+    with paused_gc():
+        return _apply(plan, store, actor, source)
+
+
+def _apply(plan: Plan, store: Store, actor: str, source: str | None) -> int:
     audit = PendingAudit(
         scope=plan.scope,
         actor=actor,
         source=source or plan.source,
         plan_digest=plan.digest(),
-        changes=[_audit_change(change) for change in plan.changes],
+        changes=plan.audit_changes(),
         secrets=plan.secrets,
     )
     return store.apply(_writes(plan), plan.store, audit)
@@ -59,14 +63,3 @@ def _writes(plan: Plan) -> list[Write]:
         writes.append(Write("status", ResourceKey(kind, name), status=observed))
     return writes
 
-
-def _audit_change(change: Change) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "action": change.action,
-        "kind": change.key.kind,
-        "name": change.key.name,
-        "fields": [field.to_json() for field in change.fields],
-    }
-    if change.previous is not None:
-        entry["previousName"] = change.previous.name
-    return entry

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.manifests.gc_pause import paused_gc
+from reconciler.gc_pause import paused_gc
 from reconciler.manifests.normalize import normalize
 from reconciler.manifests.problems import ManifestProblems, Problem
 from reconciler.manifests.schema_check import schema_problems

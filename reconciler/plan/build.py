@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import SmtpcfgError
-from reconciler.manifests.gc_pause import paused_gc
+from reconciler.gc_pause import paused_gc
 from reconciler.manifests.load import Manifests
 from reconciler.plan.diff import dangling_references, diff
 from reconciler.plan.model import Plan

@@ -103,6 +103,7 @@ class Plan:
     secrets: list[dict[str, Any]] = field(default_factory=list)
     smtpcfg_version: str = ""
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
+    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
@@ -125,6 +126,13 @@ class Plan:
             self._digest = digest_of(self._body())
         return self._digest
 
+    def audit_changes(self) -> list[dict[str, Any]]:
+        """What the audit log keeps of each change: the JSON form without whole bodies."""
+        return [
+            {key: value for key, value in change.items() if key not in ("before", "after")}
+            for change in self._body()["changes"]
+        ]
+
     def observations(self) -> dict[str, int]:
         """Password versions to record: those read now that the store has not recorded."""
         return {
@@ -134,6 +142,11 @@ class Plan:
         }
 
     def _body(self) -> dict[str, Any]:
+        if self._json is None:
+            self._json = self._make_body()
+        return self._json
+
+    def _make_body(self) -> dict[str, Any]:
         return {
             "formatVersion": FORMAT_VERSION,
             "smtpcfgVersion": self.smtpcfg_version,

@@ -192,8 +192,9 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _dump(value: Any) -> str:
-    # One encoder for all rows: json.dumps with options builds a new one per call.
-    return _ENCODER.encode(value)
+    # One encoder for all rows (json.dumps with options builds one per call); most
+    # labels, annotations and statuses are empty.
+    return "{}" if value == {} else _ENCODER.encode(value)
 
 
 def _resource(row: tuple[Any, ...]) -> StoredResource:
