@@ -67,7 +67,10 @@ class KvReader:
         self._addr = settings.addr
         self._timeout = settings.timeout
         parts = urlsplit(settings.addr)
-        headers = {"X-Vault-Request": "true", "X-Vault-Token": client.token or ""}
+        # The headers hvac's RawAdapter.request adds to every request.
+        headers = {"X-Vault-Request": "true"}
+        if client.token:
+            headers["X-Vault-Token"] = client.token
         if settings.namespace:
             headers["X-Vault-Namespace"] = settings.namespace
         self._headers = headers
@@ -83,7 +86,8 @@ class KvReader:
                 self.direct = False
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        #: How many connections this reader has opened (for tests and the bench).
+        #: Connections made so far (for tests). One whose server answered
+        #: `Connection: close` reconnects by itself, and is not counted again.
         self.connections_opened = 0
         self._close = weakref.finalize(self, _close_all, self._idle, self._lock)
 
