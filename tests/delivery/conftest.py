@@ -23,10 +23,6 @@ from tests.support.manifests import settings, template, user, vault_password, wr
 from tests.support.openbao import OpenBao
 from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SmtpSink
 
-#: For tests of SMTP behaviour, which does not depend on the store backend: SQLite only.
-#: (Tests of what the outbox stores run on every backend `store_url` offers.)
-sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-
 NOTIFY_ADDRESS = "billing-ops@acme.example"
 SETTINGS_FROM = {"name": "Acme Billing", "address": "billing@acme.example"}
 TEMPLATE_FROM = {"name": "Acme Invoices", "address": "invoices@acme.example"}

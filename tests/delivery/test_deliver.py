@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.conftest import NOTIFY_ADDRESS, Delivery, manifests, sqlite_only
+from tests.delivery.conftest import NOTIFY_ADDRESS, Delivery, manifests
 from tests.support.smtp import SIZE_LIMIT, SmtpSink
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 16 + b"\n%%EOF\n"
@@ -53,7 +53,6 @@ def test_invoice_arrives_from_the_template_sender_with_headers_and_attachments(
     assert shown["lastReply"] == "2.0.0 Ok: queued as Q1"
 
 
-@sqlite_only
 def test_without_a_template_the_settings_sender_and_the_jobs_subject_are_used(
     delivery: Delivery, smtp_server: SmtpSink
 ) -> None:
@@ -73,7 +72,6 @@ def test_without_a_template_the_settings_sender_and_the_jobs_subject_are_used(
     assert "invoiceStatus" not in delivery.show(job)
 
 
-@sqlite_only
 @manifests(template_spec={"from": None})
 def test_a_template_without_a_from_uses_the_settings_sender(
     delivery: Delivery, smtp_server: SmtpSink
@@ -86,7 +84,6 @@ def test_a_template_without_a_from_uses_the_settings_sender(
     assert (sender.display_name, sender.addr_spec) == ("Acme Billing", "billing@acme.example")
 
 
-@sqlite_only
 def test_jobs_for_the_same_settings_share_one_connection(
     delivery: Delivery, smtp_server: SmtpSink
 ) -> None:
@@ -138,7 +135,6 @@ def test_attachments_over_max_size_together_are_not_sent_and_the_notify_user_is_
         assert (tmp_path / "by-hand" / part.name).read_bytes() == part.read_bytes()
 
 
-@sqlite_only
 def test_a_message_over_the_servers_size_limit_is_not_attempted(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
@@ -157,7 +153,6 @@ def test_a_message_over_the_servers_size_limit_is_not_attempted(
     assert smtp_server.messages == []
 
 
-@sqlite_only
 @pytest.mark.parametrize(
     "delivery",
     [{"server": "plain_smtp_server"},
@@ -183,7 +178,6 @@ def test_start_tls_only_gives_a_server_without_starttls_neither_login_nor_mail(
     assert shown["attemptLog"][0]["outcome"] == "no-starttls"
 
 
-@sqlite_only
 def test_a_failed_starttls_is_never_followed_by_plaintext(
     delivery: Delivery, smtp_server: SmtpSink
 ) -> None:
@@ -202,7 +196,6 @@ def test_a_failed_starttls_is_never_followed_by_plaintext(
     ]
 
 
-@sqlite_only
 @manifests("plain_smtp_server", settings_spec={"startTlsOnly": False})
 def test_without_start_tls_only_a_password_still_never_crosses_plaintext(
     delivery: Delivery, plain_smtp_server: SmtpSink
@@ -239,7 +232,6 @@ def test_temporary_replies_are_retried_until_the_message_is_sent(
     ]
 
 
-@sqlite_only
 def test_temporary_failures_give_up_after_max_attempts(
     delivery: Delivery, smtp_server: SmtpSink
 ) -> None:
@@ -274,7 +266,6 @@ def test_a_permanent_refusal_fails_the_job_at_once(
     assert [m["Subject"] for m in smtp_server.messages] == ["Invoice INV-2 for account A-1001"]
 
 
-@sqlite_only
 def test_an_unusable_ca_file_stops_the_runner_before_any_job_fails(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
@@ -291,7 +282,6 @@ def test_an_unusable_ca_file_stops_the_runner_before_any_job_fails(
     assert smtp_server.sessions == []
 
 
-@sqlite_only
 def test_json_logs_are_one_object_per_line(delivery: Delivery) -> None:
     job = delivery.add_invoice()
 
@@ -306,7 +296,6 @@ def test_json_logs_are_one_object_per_line(delivery: Delivery) -> None:
     assert (attempt["job"], attempt["status"], attempt["code"]) == (job, "sent", 250)
 
 
-@sqlite_only
 def test_on_a_terminal_once_shows_a_progress_line(delivery: Delivery) -> None:
     delivery.add_invoice("INV-1")
     delivery.add_invoice("INV-2")

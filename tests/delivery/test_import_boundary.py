@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.delivery.conftest import Delivery, sqlite_only
+from tests.delivery.conftest import Delivery
 from tests.support.smtp import SmtpSink
 
 FORBIDDEN = ("reconciler.manifests", "reconciler.plan")
@@ -47,7 +47,6 @@ def test_importing_the_runner_and_the_delivery_commands(tmp_path: Path) -> None:
     assert forbidden(modules) == []
 
 
-@sqlite_only
 def test_deliver_sends_without_loading_manifest_or_plan_code(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.conftest import Delivery, sqlite_only
+from tests.delivery.conftest import Delivery
 from tests.support.smtp import SmtpSink
 
 
@@ -44,7 +44,6 @@ def test_add_prints_the_job_id_and_keeps_every_option(
     assert shown["createdAt"] and shown["nextAttemptAt"]
 
 
-@sqlite_only
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -86,7 +85,6 @@ def test_add_refuses_a_job_that_could_never_be_sent(
     assert delivery.jobs() == []
 
 
-@sqlite_only
 def test_add_refuses_a_variable_without_a_value(delivery: Delivery) -> None:
     result = delivery.run("outbox", "add", "--purpose", "notification", "--template", "invoice",
                           "--to", "jane@customer.example", "--var", "no-equals-sign")
@@ -144,7 +142,6 @@ def test_list_filters_by_status_and_account(delivery: Delivery, smtp_server: Smt
     assert (by_id[queued]["status"], by_id[queued]["invoiceStatus"]) == ("queued", "pending")
 
 
-@sqlite_only
 def test_list_as_a_table(delivery: Delivery) -> None:
     job = delivery.add_invoice("INV-5")
     assert delivery.deliver_once().code == 0
@@ -161,7 +158,6 @@ def test_list_as_a_table(delivery: Delivery) -> None:
         assert cell in row
 
 
-@sqlite_only
 def test_show_an_unknown_job_is_an_error(delivery: Delivery) -> None:
     result = delivery.run("outbox", "show", "999")
 

@@ -14,7 +14,7 @@ from reconciler.delivery.runner import Runner, RunnerOptions
 from reconciler.delivery.sender import Sender
 from reconciler.store.open import open_store
 from reconciler.store.outbox import Job
-from tests.delivery.conftest import Delivery, sqlite_only, wait_for
+from tests.delivery.conftest import Delivery, wait_for
 from tests.support.smtp import SmtpSink
 
 
@@ -22,7 +22,6 @@ def no_vault() -> NoReturn:
     raise AssertionError("settings without a login never ask Vault")
 
 
-@sqlite_only
 def test_jobs_left_in_a_batch_after_half_the_lease_are_claimed_afresh(
     blank_delivery: Delivery, smtp_server_factory: Callable[..., SmtpSink]
 ) -> None:

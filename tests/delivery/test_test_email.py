@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.delivery.conftest import SETTINGS_FROM, Delivery, manifests, sqlite_only
+from tests.delivery.conftest import SETTINGS_FROM, Delivery, manifests
 from tests.support.smtp import SERVER_USERNAME, SmtpSink, free_port
-
-pytestmark = sqlite_only
 
 
 def run_test_email(delivery: Delivery, *args: str, ca: bool = True) -> tuple[int, str, str]:
