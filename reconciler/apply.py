@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.errors import SmtpcfgError
 from reconciler.gc_pause import paused_gc
 from reconciler.model import ResourceKey
@@ -33,7 +35,7 @@ def _apply(plan: Plan, store: Store, actor: str, source: str | None) -> int:
         source=source or plan.source,
         plan_digest=plan.digest(),
         changes=plan.audit_changes(),
-        secrets=plan.secrets,
+        secrets=_applied_secrets(plan),
     )
     return store.apply(_writes(plan), plan.store, audit)
 
@@ -63,3 +65,9 @@ def _writes(plan: Plan) -> list[Write]:
         writes.append(Write("status", ResourceKey(kind, name), status=observed))
     return writes
 
+
+def _applied_secrets(plan: Plan) -> list[dict[str, Any]]:
+    """The password versions this apply put in force: those of the resources it wrote,
+    and those it recorded as rotated. The others did not change."""
+    touched = {str(change.key) for change in plan.changes} | set(plan.observations())
+    return [item for item in plan.secrets if item["resource"] in touched]
