@@ -12,17 +12,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reconciler.store.outbox import PENDING, Attempt, Job, NewJob, Outcome, StoredAttachment
+from reconciler.store.rows import JOB_COLUMNS, job_from_row
 from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
     import psycopg
 
-JOB_COLUMNS = (
-    "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
-    " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
-    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
-)
-_TIME_COLUMNS = (13, 15, 20, 21, 22)
 
 
 class PostgresOutbox:
@@ -130,24 +125,7 @@ class PostgresOutbox:
             attempt[2] = format_utc(attempt[2])
             history.setdefault(job_id, []).append(Attempt(*attempt))
         for row in rows:
-            job = _job_from_row(row)
+            job = job_from_row(row, lambda value: value, format_utc)
             job.attachment_sizes = sizes.get(job.id, [])
             job.history = history.get(job.id, [])
             yield job
-
-
-def _job_from_row(row: tuple[Any, ...]) -> Job:
-    values = [format_utc(v) if i in _TIME_COLUMNS and v is not None else v
-              for i, v in enumerate(row)]
-    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
-     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
-     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = values
-    return Job(
-        id=job_id, purpose=purpose, to=recipients["to"], cc=recipients["cc"],
-        settings=settings, template=template, subject=subject, body=body, variables=variables,
-        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
-        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
-        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
-        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
-        finished_at=finished_at,
-    )

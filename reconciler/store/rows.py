@@ -1,4 +1,4 @@
-"""Resource rows as both backends lay them out; each passes its own JSON and time codecs."""
+"""Rows as both backends lay them out; each passes its own JSON and time codecs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Write
+from reconciler.store.outbox import Job
 
 #: Column order of every resource SELECT and INSERT.
 RESOURCE_COLUMNS = (
@@ -44,4 +45,32 @@ def resource_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
         generation=generation,
         created_at=timestamp(created),
         updated_at=timestamp(updated),
+    )
+
+
+#: Column order of every outbox job SELECT.
+JOB_COLUMNS = (
+    "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
+    " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
+    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
+)
+_JOB_TIMES = (13, 15, 20, 21, 22)
+
+
+def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
+                 timestamp: Callable[[Any], str]) -> Job:
+    values = [timestamp(v) if i in _JOB_TIMES and v is not None else v
+              for i, v in enumerate(row)]
+    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
+     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
+     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = values
+    addresses = decode(recipients)
+    return Job(
+        id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
+        template=template, subject=subject, body=body, variables=decode(variables),
+        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
+        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
+        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
+        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
+        finished_at=finished_at,
     )

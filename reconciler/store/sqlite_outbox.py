@@ -16,13 +16,8 @@ from reconciler.store.outbox import (
     Outcome,
     StoredAttachment,
 )
+from reconciler.store.rows import JOB_COLUMNS, job_from_row
 from reconciler.timeutil import utc_in, utc_now
-
-JOB_COLUMNS = (
-    "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
-    " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
-    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
-)
 
 
 class SqliteOutbox:
@@ -118,7 +113,7 @@ class SqliteOutbox:
 
     def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
         for row in rows:
-            job = job_from_row(row)
+            job = job_from_row(row, json.loads, str)
             job.attachment_sizes = [
                 (name, size) for name, size in self._db.execute(
                     "SELECT filename, size FROM outbox_attachments WHERE job_id = ?"
@@ -128,19 +123,3 @@ class SqliteOutbox:
                     "SELECT attempt, runner, started_at, outcome, code, reply"
                     " FROM outbox_attempts WHERE job_id = ? ORDER BY attempt", (job.id,))]
             yield job
-
-
-def job_from_row(row: tuple[Any, ...]) -> Job:
-    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
-     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
-     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = row
-    addresses = json.loads(recipients)
-    return Job(
-        id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
-        template=template, subject=subject, body=body, variables=json.loads(variables),
-        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
-        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
-        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
-        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
-        finished_at=finished_at,
-    )
