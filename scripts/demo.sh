@@ -11,7 +11,8 @@ cd "$work"
 export SMTPCFG_STORE="sqlite:///$work/smtpcfg.db"
 python="$(command -v python)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+# `bao` in the venv is a launcher that runs the real binary as its child: stop both.
+cleanup() { for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
