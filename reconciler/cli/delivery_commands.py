@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.options import store_option
+from reconciler.cli.options import F, store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
@@ -203,6 +203,16 @@ def _save_attachments(attachments: list[StoredAttachment], folder: Path) -> list
     return saved
 
 
+def _smtp_client_options(function: F) -> F:
+    """How the runner and test-email connect: both send through the same code."""
+    function = click.option(
+        "--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+        metavar="SECONDS", help="Timeout of every network step.")(function)
+    return click.option(
+        "--ca-file", type=click.Path(exists=True, dir_okay=False),
+        help="CA certificates to verify SMTP servers with [default: system store].")(function)
+
+
 @click.command()
 @store_option
 @vault_auth_option
@@ -217,10 +227,7 @@ def _save_attachments(attachments: list[StoredAttachment], folder: Path) -> list
 @click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--retry-base-delay", type=click.FloatRange(0), default=30.0, show_default=True,
               metavar="SECONDS", help="First retry delay; doubles each attempt, with jitter.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
-              help="CA certificates to verify SMTP servers with [default: system store].")
-@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-              metavar="SECONDS", help="Timeout of every network step.")
+@_smtp_client_options
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--runner-id", metavar="ID", help="Name in claims and attempts "
@@ -288,9 +295,7 @@ def _counts(summary: RunSummary) -> str:
 @vault_auth_option
 @click.option("--to", "address", metavar="ADDR", help="Send to this address.")
 @click.option("--user", "user_name", metavar="NAME", help="Send to this User's email.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
-              help="CA certificates to verify the SMTP server with [default: system store].")
-@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
+@_smtp_client_options
 def test_email(settings_name: str, store_url: str, vault_auth: str | None,
                address: str | None, user_name: str | None, ca_file: str | None,
                timeout: float) -> None:

@@ -52,7 +52,6 @@ class AuditEntry:
     revision: int
     applied_at: str
     scope: str
-    scope: str
     actor: str
     source: str
     plan_digest: str

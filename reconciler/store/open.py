@@ -16,13 +16,11 @@ def open_store(url: str, *, create: bool) -> Store:
     A PostgreSQL database is always migrated on open: it is shared and long-lived, and
     its schema is created once by whoever comes first.
     """
-    if url.startswith("sqlite:///"):
+    path = _sqlite_path(url)
+    if path is not None:
         from reconciler.store.sqlite import SqliteStore
 
-        path = url.removeprefix("sqlite:///")
-        if not path:
-            raise StoreError(f"store URL {url!r} names no file: use sqlite:///PATH")
-        return SqliteStore.open(url, Path(path), create=create)
+        return SqliteStore.open(url, path, create=create)
     if url.startswith(("postgresql://", "postgres://")):
         from reconciler.store.postgres import PostgresStore
 
@@ -35,7 +33,7 @@ def open_store(url: str, *, create: bool) -> Store:
 def open_existing_store(url: str) -> Store:
     """Open a store that must already exist: runners and enqueuers need applied settings,
     so a typo in `--store` is an error rather than a new, empty store."""
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if not store_exists(url):
         raise StoreError(
             f"store {url} does not exist: apply manifests to it first, or check --store / "
             "SMTPCFG_STORE"
@@ -45,7 +43,18 @@ def open_existing_store(url: str) -> Store:
 
 def store_exists(url: str) -> bool:
     """False only for a SQLite file that is not there; a database server is asked on open."""
-    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+    path = _sqlite_path(url)
+    return path is None or path.exists()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///PATH` URL; None for other URLs."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    if not path:
+        raise StoreError(f"store URL {url!r} names no file: use sqlite:///PATH")
+    return Path(path)
 
 
 def redact_url(url: str) -> str:

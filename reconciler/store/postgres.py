@@ -24,7 +24,7 @@ from reconciler.store.base import (
 )
 from reconciler.store.migrations import pending
 from reconciler.store.postgres_outbox import PostgresOutbox
-from reconciler.store.rows import RESOURCE_COLUMNS, resource_from_row, write_values
+from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import format_utc
 
@@ -124,21 +124,18 @@ class PostgresStore(PostgresOutbox):
 
     def _write_resources(self, writes: list[Write]) -> None:
         cursor = self._db.cursor()
-        deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
-        creates = [write_values(w, _json) for w in writes if w.action == "create"]
-        updates = [write_values(w, _json) for w in writes if w.action == "update"]
-        observations = [(_json(w.status), w.key.kind, w.key.name)
-                        for w in writes if w.action == "status"]
+        batches = WriteBatches.of(writes, _json)
         statements = [
-            ("DELETE FROM resources WHERE kind = %s AND name = %s", deletes),
+            ("DELETE FROM resources WHERE kind = %s AND name = %s", batches.deletes),
             (f"INSERT INTO resources ({RESOURCE_COLUMNS})"
              " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
-             [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in creates]),
+             [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in batches.creates]),
             ("UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
              " spec = %s, status = %s, scope = %s, updated_at = now()"
              " WHERE kind = %s AND name = %s",
-             [(*rest, kind, name) for kind, name, *rest in updates]),
-            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s", observations),
+             [(*rest, kind, name) for kind, name, *rest in batches.updates]),
+            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s",
+             batches.statuses),
         ]
         for statement, rows in statements:
             if rows:  # an empty executemany still costs a pipeline round trip

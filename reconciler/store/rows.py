@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
@@ -29,6 +30,28 @@ def write_values(write: Write, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
         encode(write.status),
         write.scope,
     )
+
+
+@dataclass(frozen=True)
+class WriteBatches:
+    """An apply's writes split into one `executemany` each, rows encoded with the backend's
+    JSON codec. Creates and updates are `write_values` tuples; the backend adds uid and
+    times."""
+
+    deletes: list[tuple[str, str]]
+    creates: list[tuple[Any, ...]]
+    updates: list[tuple[Any, ...]]
+    statuses: list[tuple[Any, str, str]]
+
+    @classmethod
+    def of(cls, writes: list[Write], encode: Callable[[Any], Any]) -> WriteBatches:
+        return cls(
+            deletes=[(w.key.kind, w.key.name) for w in writes if w.action == "delete"],
+            creates=[write_values(w, encode) for w in writes if w.action == "create"],
+            updates=[write_values(w, encode) for w in writes if w.action == "update"],
+            statuses=[(encode(w.status), w.key.kind, w.key.name)
+                      for w in writes if w.action == "status"],
+        )
 
 
 def resource_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],

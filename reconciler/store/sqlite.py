@@ -20,7 +20,7 @@ from reconciler.store.base import (
     Write,
 )
 from reconciler.store.migrations import pending
-from reconciler.store.rows import RESOURCE_COLUMNS, resource_from_row, write_values
+from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
 from reconciler.store.sqlite_outbox import SqliteOutbox
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import utc_now
@@ -116,24 +116,22 @@ class SqliteStore(SqliteOutbox):
         self._db.close()
 
     def _write_resources(self, writes: list[Write], now: str) -> None:
-        deletes = [(w.key.kind, w.key.name) for w in writes if w.action == "delete"]
-        creates = [write_values(w, _dump) for w in writes if w.action == "create"]
-        updates = [write_values(w, _dump) for w in writes if w.action == "update"]
-        observations = [(_dump(w.status), w.key.kind, w.key.name)
-                        for w in writes if w.action == "status"]
-        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", deletes)
+        batches = WriteBatches.of(writes, _dump)
+        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?",
+                             batches.deletes)
         self._db.executemany(
             f"INSERT INTO resources ({RESOURCE_COLUMNS})"
             " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            [(kind, name, str(uuid.uuid4()), *rest, now, now) for kind, name, *rest in creates],
+            [(kind, name, str(uuid.uuid4()), *rest, now, now)
+             for kind, name, *rest in batches.creates],
         )
         self._db.executemany(
             "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
             " spec = ?, status = ?, scope = ?, updated_at = ? WHERE kind = ? AND name = ?",
-            [(*rest, now, kind, name) for kind, name, *rest in updates],
+            [(*rest, now, kind, name) for kind, name, *rest in batches.updates],
         )
         self._db.executemany(
-            "UPDATE resources SET status = ? WHERE kind = ? AND name = ?", observations
+            "UPDATE resources SET status = ? WHERE kind = ? AND name = ?", batches.statuses
         )
 
     @contextmanager
