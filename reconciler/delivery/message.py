@@ -45,6 +45,11 @@ def render_template(text: str, variables: Mapping[str, str]) -> str:
         raise SmtpcfgError(f"template has a malformed placeholder: {exc}") from None
 
 
+def literal(text: str) -> str:
+    """`text` as a template that renders to itself: every `$` doubled."""
+    return text.replace("$", "$$")
+
+
 def build_message(
     *,
     from_name: str | None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from reconciler.delivery.compose import Composed, compose
 from reconciler.delivery.events import EventLog
 from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.message import literal
 from reconciler.delivery.outbox import enqueue
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
@@ -218,8 +219,9 @@ class Runner:
                 purpose="notification",
                 settings=settings.key.name,
                 to=[user.spec["email"]],
-                subject=f"Not delivered: {what} is over the attachment limit",
-                body=(
+                # Built from ids and file names, which may hold a `$`: not a template.
+                subject=literal(f"Not delivered: {what} is over the attachment limit"),
+                body=literal(
                     f"Outbox job {job.id} ({what}) was not emailed: its attachments total "
                     f"{composed.attachment_total} bytes, and the Max Size of the SMTP "
                     f"settings {settings.key.name} is {composed.limit} bytes.\n\n"

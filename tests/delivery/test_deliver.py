@@ -100,6 +100,23 @@ def test_jobs_for_the_same_settings_share_one_connection(
 
 
 @manifests(settings_spec={"maxAttachmentSize": "10KiB"})
+def test_the_alert_carries_dollar_signs_in_names_as_they_are(
+    delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    # The alert's text goes through ${placeholder} substitution like any email's.
+    parts = [write(tmp_path / name, b"x" * 6000) for name in ("$price.pdf", "a$.pdf")]
+    over = delivery.add_invoice("INV-$9", *(arg for p in parts for arg in ("--attach", p)))
+
+    result = delivery.deliver_once()
+
+    assert result.code == 0, result.output
+    assert delivery.show(over)["status"] == "size-exceeded"
+    [alert] = smtp_server.messages
+    assert "INV-$9" in alert["Subject"]
+    assert "$price.pdf, a$.pdf" in alert.get_content()
+
+
+@manifests(settings_spec={"maxAttachmentSize": "10KiB"})
 def test_attachments_over_max_size_together_are_not_sent_and_the_notify_user_is_alerted(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
