@@ -64,8 +64,8 @@ def test_policy_that_denies_the_path(openbao: OpenBao) -> None:
 
     assert error.reason == "permission-denied"
     assert str(error) == (
-        f"vault secret/{path}#password: permission denied "
-        f"(check the token's policy grants read on secret/data/{path})"
+        f"vault secret/{path}#password: permission denied: "
+        f"the token's policy grants no read on secret/data/{path}"
     )
 
 
