@@ -46,9 +46,9 @@ def origin(settings: VaultSettings) -> str:
     """Where the token comes from, as messages name it."""
     mount = settings.auth_mount or settings.auth_method
     if settings.auth_method == "approle":
-        return f"the AppRole login at auth/{mount}"
+        return f"AppRole at auth/{mount}"
     if settings.auth_method == "jwt":
-        return f"the JWT login at auth/{mount}"
+        return f"JWT at auth/{mount}"
     if settings.token is not None:
         return "VAULT_TOKEN"
     return f"the token file {settings.token_file}"

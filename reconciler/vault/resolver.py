@@ -216,7 +216,8 @@ def _read_v2(client: hvac.Client, mount: Mount, inner: str, version: int | None)
     from hvac import exceptions, utils
 
     api_path = f"{mount.path}data/{inner}"
-    params = {"version": version} if version is not None else {}
+    # No params at all when none is pinned: requests merges every mapping it is given.
+    params = {"version": version} if version is not None else None
     try:
         response = client.adapter.get(
             utils.format_url("/v1/{mount_point}/data/{path}", mount_point=mount.name, path=inner),
