@@ -43,8 +43,9 @@ PLAN_TARGET_SECONDS = 0.1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vault-n", type=int, default=None, metavar="N",
-                        help=f"distinct references (default {N})")
+    parser.add_argument(
+        "--vault-n", type=int, default=None, metavar="N", help=f"distinct references (default {N})"
+    )
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -78,8 +79,12 @@ def _plan(folder: Path, server: Any, secrets: int, runs: int) -> Result:
         without += [user, bare]
     write_yaml(folder / "with" / "smtp.yaml", with_vault)
     write_yaml(folder / "without" / "smtp.yaml", without)
-    env = clean_env(folder, SMTPCFG_STORE=f"sqlite:///{folder / 'empty.db'}",
-                    VAULT_ADDR=server.addr, VAULT_TOKEN=server.root_token)
+    env = clean_env(
+        folder,
+        SMTPCFG_STORE=f"sqlite:///{folder / 'empty.db'}",
+        VAULT_ADDR=server.addr,
+        VAULT_TOKEN=server.root_token,
+    )
     expected = f"Plan: {2 * secrets} to create"
 
     def plan(name: str) -> None:
@@ -91,19 +96,31 @@ def _plan(folder: Path, server: Any, secrets: int, runs: int) -> Result:
     plan("with")
     if server.count_reads("secret/data/bench/plan-") - reads != secrets:
         raise RuntimeError("the plan did not read each secret once")
-    medians = interleaved_medians({
-        "with": lambda: plan("with"),
-        "without": lambda: plan("without"),
-    }, runs)
+    medians = interleaved_medians(
+        {
+            "with": lambda: plan("with"),
+            "without": lambda: plan("without"),
+        },
+        runs,
+    )
     extra = medians["with"] - medians["without"]
-    return emit(Result(
-        case="vault-plan", n=secrets, seconds=medians["with"],
-        baseline_seconds=medians["without"], ratio=medians["with"] / medians["without"],
-        target=f"<= the plan without Vault + {PLAN_TARGET_SECONDS:g} s",
-        met=extra <= PLAN_TARGET_SECONDS if secrets == PLAN_SECRETS else None, runs=runs,
-        extra={"vault_seconds": round(extra, 4), "distinct_secrets": secrets,
-               "baseline": "the same plan, SmtpSettings without username and password"},
-    ))
+    return emit(
+        Result(
+            case="vault-plan",
+            n=secrets,
+            seconds=medians["with"],
+            baseline_seconds=medians["without"],
+            ratio=medians["with"] / medians["without"],
+            target=f"<= the plan without Vault + {PLAN_TARGET_SECONDS:g} s",
+            met=extra <= PLAN_TARGET_SECONDS if secrets == PLAN_SECRETS else None,
+            runs=runs,
+            extra={
+                "vault_seconds": round(extra, 4),
+                "distinct_secrets": secrets,
+                "baseline": "the same plan, SmtpSettings without username and password",
+            },
+        )
+    )
 
 
 def _pool(server: Any, n: int, runs: int) -> Result:
@@ -133,29 +150,42 @@ def _pool(server: Any, n: int, runs: int) -> Result:
         client = hvac.Client(url=server.addr, token=server.root_token)
         for i in range(n):
             response = client.secrets.kv.v2.read_secret_version(
-                path=f"{PREFIX}{i}", mount_point="secret", raise_on_deleted_version=True)
+                path=f"{PREFIX}{i}", mount_point="secret", raise_on_deleted_version=True
+            )
             assert response["data"]["data"]["password"]
         client.adapter.close()
 
     before = server.count_reads(f"secret/data/{PREFIX}")
     resolve(8)
     reads = server.count_reads(f"secret/data/{PREFIX}") - before
-    medians = interleaved_medians({
-        "baseline": sequential,
-        "pool": lambda: resolve(8),
-        "pool1": lambda: resolve(1),
-    }, runs)
+    medians = interleaved_medians(
+        {
+            "baseline": sequential,
+            "pool": lambda: resolve(8),
+            "pool1": lambda: resolve(1),
+        },
+        runs,
+    )
     speedup = medians["baseline"] / medians["pool"]
-    return emit(Result(
-        case="vault-pool", n=n, seconds=medians["pool"], baseline_seconds=medians["baseline"],
-        ratio=medians["pool"] / medians["baseline"],
-        target=f">= {TARGET_SPEEDUP:g} x faster than sequential, each read once",
-        met=(speedup >= TARGET_SPEEDUP if n >= N else None) if reads == n else False,
-        runs=runs,
-        extra={"speedup": round(speedup, 2),
-               "references_per_second": round(n / medians["pool"]),
-               "baseline_per_second": round(n / medians["baseline"]),
-               "resolver_pool_1_seconds": round(medians["pool1"], 4),
-               "vault_reads": reads, "references_given": 2 * n, "concurrency": 8,
-               "baseline": "sequential hvac read_secret_version loop"},
-    ))
+    return emit(
+        Result(
+            case="vault-pool",
+            n=n,
+            seconds=medians["pool"],
+            baseline_seconds=medians["baseline"],
+            ratio=medians["pool"] / medians["baseline"],
+            target=f">= {TARGET_SPEEDUP:g} x faster than sequential, each read once",
+            met=(speedup >= TARGET_SPEEDUP if n >= N else None) if reads == n else False,
+            runs=runs,
+            extra={
+                "speedup": round(speedup, 2),
+                "references_per_second": round(n / medians["pool"]),
+                "baseline_per_second": round(n / medians["baseline"]),
+                "resolver_pool_1_seconds": round(medians["pool1"], 4),
+                "vault_reads": reads,
+                "references_given": 2 * n,
+                "concurrency": 8,
+                "baseline": "sequential hvac read_secret_version loop",
+            },
+        )
+    )
