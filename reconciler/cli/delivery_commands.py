@@ -256,7 +256,7 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         poll_interval=poll_interval, batch_size=batch_size, lease_seconds=lease_seconds,
         max_attempts=max_attempts, retry_base_delay=retry_base_delay)
     log = EventLog(log_format)
-    sender = Sender(resolver_factory(vault_auth), ca_file=ca_file, timeout=timeout)
+    sender = Sender(resolver_factory(vault_auth, log.message), ca_file=ca_file, timeout=timeout)
     store = open_existing_store(store_url)
 
     def progress(summary: RunSummary) -> None:

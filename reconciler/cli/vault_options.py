@@ -13,6 +13,7 @@ from reconciler.cli.options import F
 
 if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
+    from reconciler.vault.tokens import Notify
 
 
 def vault_auth_option(function: F) -> F:
@@ -25,14 +26,19 @@ def vault_auth_option(function: F) -> F:
     )(function)
 
 
-def resolver_factory(vault_auth: str | None) -> Callable[[], VaultResolver]:
-    """A function that makes the resolver on first call: no hvac import until needed."""
+def resolver_factory(
+    vault_auth: str | None, notify: Notify | None = None
+) -> Callable[[], VaultResolver]:
+    """A function that makes the resolver on first call: no hvac import until needed.
+
+    `notify(message, **fields)` hears of Vault logins and renewals (the runner's log).
+    """
 
     @cache
     def make() -> VaultResolver:
         from reconciler.vault.client import VaultSettings
         from reconciler.vault.resolver import VaultResolver
 
-        return VaultResolver(VaultSettings.from_environment(os.environ, vault_auth))
+        return VaultResolver(VaultSettings.from_environment(os.environ, vault_auth), notify)
 
     return make

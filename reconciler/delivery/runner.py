@@ -29,9 +29,16 @@ from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
 
 #: Vault failures that may pass by themselves; others need a person.
-#: A token that expired or lost its policy is renewed or fixed by someone, usually soon:
-#: retried (bounded by --max-attempts) rather than failing a whole invoice run for good.
-_TEMPORARY_VAULT_REASONS = ("unreachable", "sealed", "auth-failed", "permission-denied")
+#: A token Vault refused is replaced (a fresh login) by the next attempt; a policy that
+#: refuses is fixed by someone, usually soon: retried (bounded by --max-attempts) rather
+#: than failing a whole invoice run for good.
+_TEMPORARY_VAULT_REASONS = (
+    "unreachable",
+    "sealed",
+    "auth-failed",
+    "token-invalid",
+    "permission-denied",
+)
 
 
 @dataclass

@@ -1,16 +1,16 @@
-"""Vault settings read from the environment the way Vault's CLI reads them, and a logged-in client.
+"""Vault settings read from the environment the way Vault's CLI reads them, and clients.
 
 hvac reads VAULT_ADDR and VAULT_TOKEN itself, VAULT_CACERT only once at import time, and
 VAULT_NAMESPACE and VAULT_SKIP_VERIFY never. So every setting is read here, from the
 mapping the caller passes, and handed to hvac explicitly. hvac is imported only by
-`make_client`, so that commands that never talk to Vault do not pay for it.
+`new_client`, so that commands that never talk to Vault do not pay for it.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast, get_args
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Literal, cast, get_args
 import click
 
 from reconciler.errors import SmtpcfgError
-from reconciler.vault.errors import VaultFailure, errors_of, transport_errors
 from reconciler.vault.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -41,10 +40,13 @@ class VaultSettings:
     """Where Vault is and how to log in. Credentials are SecretValues, so the repr is safe.
 
     `auth_mount` None means the method's default mount, which has the method's name.
-    The token file and the JWT file are read at login, not here.
+    `addr_is_default`: VAULT_ADDR was not set. `token` is VAULT_TOKEN, unless
+    SMTPCFG_VAULT_TOKEN_FILE names the token file. The token file and the JWT file are
+    read at login, not here.
     """
 
     addr: str = DEFAULT_ADDR
+    addr_is_default: bool = True
     namespace: str | None = None
     cacert: str | None = None
     skip_verify: bool = False
@@ -89,16 +91,24 @@ class VaultSettings:
             raise SmtpcfgError(f"VAULT_CACERT names no file: {cacert}")
         home = get("HOME")
         jwt_file = get("SMTPCFG_VAULT_JWT_FILE")
+        # A token file named for smtpcfg (a Vault Agent sink) wins over VAULT_TOKEN, which
+        # wins over ~/.vault-token, as in Vault's CLI.
+        token_file = get("SMTPCFG_VAULT_TOKEN_FILE")
         return cls(
             addr=addr.rstrip("/"),
+            addr_is_default=get("VAULT_ADDR") is None,
             namespace=get("VAULT_NAMESPACE"),
             cacert=cacert,
             skip_verify=_parse_bool("VAULT_SKIP_VERIFY", get("VAULT_SKIP_VERIFY")),
             timeout=_parse_timeout(get("VAULT_CLIENT_TIMEOUT")),
             auth_method=cast(AuthMethod, method),
             auth_mount=get("SMTPCFG_VAULT_AUTH_MOUNT"),
-            token=_secret(get("VAULT_TOKEN")),
-            token_file=(Path(home) if home else Path.home()) / ".vault-token",
+            token=None if token_file else _secret(get("VAULT_TOKEN")),
+            token_file=(
+                Path(token_file)
+                if token_file
+                else (Path(home) if home else Path.home()) / ".vault-token"
+            ),
             role_id=get("VAULT_ROLE_ID"),
             secret_id=_secret(get("VAULT_SECRET_ID")),
             jwt_role=get("SMTPCFG_VAULT_JWT_ROLE"),
@@ -114,108 +124,49 @@ class VaultSettings:
         return self.cacert or True
 
 
-def make_client(settings: VaultSettings) -> hvac.Client:
-    """An hvac client for `settings`, logged in. Raises VaultFailure."""
-    import hvac
+def new_client(settings: VaultSettings) -> hvac.Client:
+    """An hvac client for `settings`, with no token yet, and its own requests session.
 
-    if settings.skip_verify:
-        _allow_insecure(settings.addr)
+    The session reads the environment (proxy variables, REQUESTS_CA_BUNDLE) once, here:
+    requests would read it, and ~/.netrc, again for every request, which made up a good
+    part of a read's client time. Cookies and ~/.netrc mean nothing to Vault's API.
+    """
+    import hvac
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(settings.addr))
+    # hvac takes `verify` from the session it is given, unless that is False.
+    session.verify = _verify(settings)
     # token="" (not None) keeps hvac from reading VAULT_TOKEN or ~/.vault-token itself.
-    client = hvac.Client(
+    return hvac.Client(
         url=settings.addr,
         token="",
-        verify=settings.verify,
+        verify=session.verify,
         timeout=settings.timeout,
         namespace=settings.namespace,
+        session=session,
     )
-    with transport_errors(settings.addr, settings.timeout):
-        _LOGINS[settings.auth_method](client, settings)
-    return client
 
 
-def _login_token(client: hvac.Client, settings: VaultSettings) -> None:
-    token = settings.token.reveal() if settings.token else _read_token_file(settings.token_file)
-    if not token:
-        raise VaultFailure(
-            "auth-failed",
-            "no Vault token: set VAULT_TOKEN, log in with `vault login`, "
-            "or choose another login with --vault-auth",
-        )
-    client.token = token
+def _verify(settings: VaultSettings) -> bool | str:
+    """requests' `verify`, with the CA bundle variables requests itself would read."""
+    verify = settings.verify
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
 
 
-def _read_token_file(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise VaultFailure("auth-failed", f"cannot read {path}: {exc.strerror}") from exc
-
-
-def _login_approle(client: hvac.Client, settings: VaultSettings) -> None:
-    if settings.role_id is None:
-        raise VaultFailure("auth-failed", "AppRole login needs VAULT_ROLE_ID (and VAULT_SECRET_ID)")
-    mount = settings.auth_mount or "approle"
-    secret_id = settings.secret_id.reveal() if settings.secret_id else None
-    with _login_errors("AppRole", mount):
-        client.auth.approle.login(role_id=settings.role_id, secret_id=secret_id, mount_point=mount)
-
-
-def _login_jwt(client: hvac.Client, settings: VaultSettings) -> None:
-    if settings.jwt_file is not None:
-        try:
-            jwt = settings.jwt_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise VaultFailure(
-                "auth-failed",
-                f"cannot read SMTPCFG_VAULT_JWT_FILE {settings.jwt_file}: {exc.strerror}",
-            ) from exc
-    elif settings.jwt is not None:
-        jwt = settings.jwt.reveal()
-    else:
-        raise VaultFailure(
-            "auth-failed", "JWT login needs SMTPCFG_VAULT_JWT_FILE or SMTPCFG_VAULT_JWT"
-        )
-    mount = settings.auth_mount or "jwt"
-    with _login_errors("JWT", mount):
-        client.auth.jwt.jwt_login(role=settings.jwt_role, jwt=jwt, path=mount)
-
-
-_LOGINS: dict[str, Callable[[hvac.Client, VaultSettings], None]] = {
-    "token": _login_token,
-    "approle": _login_approle,
-    "jwt": _login_jwt,
-}
-
-
-@contextmanager
-def _login_errors(method: str, mount: str) -> Iterator[None]:
-    """A refused login is `auth-failed`; 403 also means no auth method at that mount."""
-    from hvac import exceptions
-
-    try:
-        yield
-    except (
-        exceptions.InvalidRequest,
-        exceptions.Unauthorized,
-        exceptions.Forbidden,
-        exceptions.InvalidPath,
-    ) as exc:
-        raise VaultFailure(
-            "auth-failed", f"{method} login at auth/{mount} failed: {errors_of(exc)}"
-        ) from exc
-
-
-def _allow_insecure(addr: str) -> None:
+def warn_if_insecure(settings: VaultSettings) -> None:
     """Say once, plainly, that TLS is not verified, instead of urllib3's per-request warning."""
+    if not settings.skip_verify:
+        return
     import urllib3
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     click.echo(
-        f"warning: VAULT_SKIP_VERIFY is set: the TLS certificate of Vault at {addr} "
+        f"warning: VAULT_SKIP_VERIFY is set: the TLS certificate of Vault at {settings.addr} "
         "is not verified",
         err=True,
     )

@@ -1,7 +1,7 @@
 """Why a Vault reference could not be resolved: a reason for code, one line for people.
 
 Messages name paths and keys, never values. hvac and requests are imported only inside
-`transport_errors`, which runs only once a client exists.
+`transport_errors` and `refusals`, which run only once a client exists.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Literal
 from reconciler.errors import SmtpcfgError
 
 if TYPE_CHECKING:
+    from reconciler.vault.client import VaultSettings
     from reconciler.vault.reference import VaultReference
 
 Reason = Literal[
     "unreachable",
     "permission-denied",
+    "token-invalid",
     "sealed",
     "no-such-path",
     "no-such-key",
@@ -56,8 +58,31 @@ class VaultFailure(Exception):
         return VaultLookupError(reference, self.reason, self.detail)
 
 
+class Refused(VaultFailure):
+    """Vault refused a request with this token (403 or 401).
+
+    Whether the token is at fault or its policy is not known yet: the resolver asks Vault
+    (`lookup-self`) and either lets this through ("permission-denied", the policy) or
+    logs in again.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("permission-denied", detail)
+
+
 @contextmanager
-def transport_errors(addr: str, timeout: float) -> Iterator[None]:
+def refusals() -> Iterator[None]:
+    """Turn hvac's 403 and 401 into Refused, with the detail Vault sent."""
+    from hvac import exceptions
+
+    try:
+        yield
+    except (exceptions.Forbidden, exceptions.Unauthorized) as exc:
+        raise Refused(errors_of(exc)) from None
+
+
+@contextmanager
+def transport_errors(settings: VaultSettings) -> Iterator[None]:
     """Turn the failures any Vault request can meet into VaultFailure.
 
     Statuses whose meaning depends on the request (403, 404, a failed login's 400) must be
@@ -66,14 +91,27 @@ def transport_errors(addr: str, timeout: float) -> Iterator[None]:
     import requests
     from hvac import exceptions
 
+    addr = settings.addr
     try:
         yield
     except requests.exceptions.SSLError as exc:
-        raise tls_failed(addr, exc) from exc
+        raise VaultFailure(
+            "unreachable",
+            f"TLS connection to Vault at {addr} failed: {_cause(exc)} "
+            "(set VAULT_CACERT to the CA certificate that signed the server's certificate)",
+        ) from exc
     except requests.exceptions.Timeout as exc:
-        raise timed_out(addr, timeout) from exc
+        raise VaultFailure(
+            "unreachable", f"Vault at {addr} did not answer within {settings.timeout:g}s"
+        ) from exc
     except requests.exceptions.RequestException as exc:
-        raise unreachable(addr, exc) from exc
+        if settings.addr_is_default:
+            raise VaultFailure(
+                "unreachable",
+                f"VAULT_ADDR is not set, and nothing answers at the default address {addr}: "
+                f"{_cause(exc)} (set VAULT_ADDR to your Vault's address)",
+            ) from exc
+        raise VaultFailure("unreachable", f"cannot reach Vault at {addr}: {_cause(exc)}") from exc
     except exceptions.VaultDown as exc:
         if "sealed" in str(exc):
             raise VaultFailure("sealed", f"Vault at {addr} is sealed (unseal it first)") from exc
@@ -85,26 +123,6 @@ def transport_errors(addr: str, timeout: float) -> Iterator[None]:
             "invalid-response",
             f"unexpected answer from Vault at {addr}: {type(exc).__name__}: {errors_of(exc)}",
         ) from exc
-
-
-# The three transport failures, worded once for both HTTP paths (hvac's requests, and the
-# http.client connections of reconciler.vault.kv_http).
-
-
-def tls_failed(addr: str, exc: BaseException) -> VaultFailure:
-    return VaultFailure(
-        "unreachable",
-        f"TLS connection to Vault at {addr} failed: {_cause(exc)} "
-        "(set VAULT_CACERT to the CA certificate that signed the server's certificate)",
-    )
-
-
-def timed_out(addr: str, timeout: float) -> VaultFailure:
-    return VaultFailure("unreachable", f"Vault at {addr} did not answer within {timeout:g}s")
-
-
-def unreachable(addr: str, exc: BaseException) -> VaultFailure:
-    return VaultFailure("unreachable", f"cannot reach Vault at {addr}: {_cause(exc)}")
 
 
 def errors_of(exc: Exception) -> str:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.vault.errors import VaultFailure
+from reconciler.vault.errors import Refused, VaultFailure
 
 if TYPE_CHECKING:
     import hvac
@@ -71,13 +71,12 @@ def _look_up(client: hvac.Client, probe: str) -> Mount:
         response = client.adapter.get(
             utils.format_url("/v1/sys/internal/ui/mounts/{path}", path=probe)
         )
-    except exceptions.Forbidden:
+    except (exceptions.Forbidden, exceptions.Unauthorized):
         # Vault answers 403 both for a path on no mount and for a mount the token's
         # policies grant nothing under, so that mounts cannot be probed.
-        raise VaultFailure(
-            "permission-denied",
+        raise Refused(
             f"permission denied looking up the mount of {probe}: there is no such mount, "
-            "or the token's policy grants nothing on it",
+            "or the token's policy grants nothing on it"
         ) from None
     try:
         data = response["data"]

@@ -1,9 +1,11 @@
 """Resolve Vault references to secret values: each secret read once, reads run concurrently.
 
+Every read goes through hvac. The resolver keeps a pool of reading threads; each thread
+makes its own hvac client (and so its own kept-alive requests session) on first use, and
+every client sends the one token of the resolver's TokenSource, which keeps it valid.
+
 Importing this module must not import hvac or requests (the CLI starts without them);
-they are imported once the first reference is resolved. Secrets are read through
-reconciler.vault.kv_http (kept-alive http.client connections); logging in, mount look-ups
-and the metadata read that explains a missing version go through hvac.
+they are imported once the first reference is resolved.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.vault.client import VaultSettings, make_client
-from reconciler.vault.errors import VaultFailure, VaultLookupError, transport_errors
+from reconciler.vault.client import VaultSettings, new_client, warn_if_insecure
+from reconciler.vault.errors import (
+    Refused,
+    VaultFailure,
+    VaultLookupError,
+    transport_errors,
+)
 from reconciler.vault.mounts import Mount, MountTable
 from reconciler.vault.reference import VaultReference
 from reconciler.vault.secret import SecretValue
+from reconciler.vault.tokens import Notify, TokenSource
 
 if TYPE_CHECKING:
     import hvac
-
-    from reconciler.vault.kv_http import KvReader
 
 __all__ = ["ResolvedSecret", "VaultLookupError", "VaultResolver"]
 
@@ -49,14 +55,22 @@ class _Secret:
 
 
 class VaultResolver:
-    """Resolves references with one client, made and logged in on first use, and the
-    connections it reads secrets over, kept alive from one `resolve_all` to the next."""
+    """Resolves references through a pool of reading threads, one hvac client each,
+    kept (with their connections) from one `resolve_all` to the next.
 
-    def __init__(self, settings: VaultSettings) -> None:
+    `notify(message, **fields)` hears of each login and renewal (see TokenSource).
+    """
+
+    def __init__(self, settings: VaultSettings, notify: Notify | None = None) -> None:
         self.settings = settings
-        self._reader: KvReader | None = None
-        self._client_lock = threading.Lock()
+        self.tokens = TokenSource(settings, notify)
         self._mounts = MountTable()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._clients: list[hvac.Client] = []
+        self._local = threading.local()
+        warn_if_insecure(settings)
 
     def resolve(self, reference: VaultReference) -> ResolvedSecret:
         """One reference's value. Raises VaultLookupError."""
@@ -78,51 +92,83 @@ class VaultResolver:
         if not wanted:
             return {}
         try:
-            reader = self._connected()
+            self.tokens.token()  # a failed login fails every reference, once
         except VaultFailure as failure:
             return {reference: failure.for_reference(reference) for reference in wanted}
         keys = {reference: _key(reference) for reference in wanted}
         distinct = list(dict.fromkeys(keys.values()))
-        with ThreadPoolExecutor(min(concurrency, len(distinct)), "vault-read") as pool:
-            reads = {key: pool.submit(self._read, reader, *key) for key in distinct}
+        pool = self._pool_of(concurrency)
+        reads = {key: pool.submit(self._read, *key) for key in distinct}
         return {reference: _pick(reference, reads[keys[reference]]) for reference in wanted}
 
     def close(self) -> None:
-        """Close the kept-alive connections (garbage collection also does)."""
-        with self._client_lock:
-            if self._reader is not None:
-                self._reader.close()
+        """Stop the reading threads and token renewals; close the connections."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            for client in self._clients:
+                client.adapter.close()
+            self._clients.clear()
+        self.tokens.close()
 
-    def _connected(self) -> KvReader:
-        """The logged-in client's reader; a failed login is tried again on the next call."""
-        with self._client_lock:
-            if self._reader is None:
-                from reconciler.vault.kv_http import KvReader
+    def _pool_of(self, concurrency: int) -> ThreadPoolExecutor:
+        """The reading threads; made again (with new clients) when `concurrency` changes."""
+        with self._lock:
+            if self._pool is None or self._pool_size != concurrency:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(concurrency, "vault-read")
+                self._pool_size = concurrency
+            return self._pool
 
-                self._reader = KvReader(self.settings, make_client(self.settings))
-            return self._reader
+    def _client(self) -> hvac.Client:
+        """This reading thread's own client, made on its first read."""
+        client: hvac.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = new_client(self.settings)
+            with self._lock:
+                self._clients.append(client)
+        return client
 
-    def _read(
-        self, reader: KvReader, mount_name: str | None, path: str, version: int | None
+    def _read(self, mount_name: str | None, path: str, version: int | None) -> _Secret:
+        """Read one secret; a token Vault no longer knows is replaced once, then refused."""
+        client = self._client()
+        with transport_errors(self.settings):
+            token = self.tokens.token()
+            for retry in (False, True):
+                client.token = token
+                try:
+                    return self._read_with(client, mount_name, path, version)
+                except Refused:
+                    if self.tokens.accepted(client, token):
+                        raise  # the token is fine; its policy refuses
+                    replaced = None if retry else self.tokens.replace(token)
+                    if replaced is None:
+                        raise self.tokens.invalid() from None
+                    token = replaced
+        raise AssertionError("not reached")
+
+    def _read_with(
+        self, client: hvac.Client, mount_name: str | None, path: str, version: int | None
     ) -> _Secret:
-        with transport_errors(self.settings.addr, self.settings.timeout):
-            mount = self._mounts.find(reader.client, path, mount_name)
-            inner = path.removeprefix(mount.path)
-            if mount.kv_version == 1:
-                if version is not None:
-                    raise VaultFailure(
-                        "not-kv-v2",
-                        f"a version is pinned, but {mount.path} is a KV v1 mount, which keeps "
-                        "no versions (remove `version`)",
-                    )
-                return _read_v1(reader, mount, inner)
-            if inner.startswith("data/"):
+        mount = self._mounts.find(client, path, mount_name)
+        inner = path.removeprefix(mount.path)
+        if mount.kv_version == 1:
+            if version is not None:
                 raise VaultFailure(
-                    "bad-path",
-                    f"write KV v2 paths as `vault kv get` takes them, without data/: "
-                    f"{mount.path}{inner.removeprefix('data/')}",
+                    "not-kv-v2",
+                    f"a version is pinned, but {mount.path} is a KV v1 mount, which keeps "
+                    "no versions (remove `version`)",
                 )
-            return _read_v2(reader, mount, inner, version)
+            return _read_v1(client, mount, inner)
+        if inner.startswith("data/"):
+            raise VaultFailure(
+                "bad-path",
+                f"write KV v2 paths as `vault kv get` takes them, without data/: "
+                f"{mount.path}{inner.removeprefix('data/')}",
+            )
+        return _read_v2(client, mount, inner, version)
 
 
 def _key(reference: VaultReference) -> _SecretKey:
@@ -149,37 +195,38 @@ def _pick(reference: VaultReference, read: Future[_Secret]) -> ResolvedSecret | 
     return ResolvedSecret(reference, secret.version, SecretValue(value))
 
 
-def _read_v1(reader: KvReader, mount: Mount, inner: str) -> _Secret:
-    """hvac's `secrets.kv.v1.read_secret`, over the reader's connections."""
+def _read_v1(client: hvac.Client, mount: Mount, inner: str) -> _Secret:
+    """hvac's `secrets.kv.v1.read_secret`."""
     from hvac import exceptions, utils
 
     api_path = f"{mount.path}{inner}"
     try:
-        response = reader.get(
+        response = client.adapter.get(
             utils.format_url("/v1/{mount_point}/{path}", mount_point=mount.name, path=inner)
         )
-    except exceptions.Forbidden:
-        raise _denied(api_path) from None
+    except (exceptions.Forbidden, exceptions.Unauthorized):
+        raise _refused(api_path) from None
     except exceptions.InvalidPath:
         raise VaultFailure("no-such-path", f"no secret at {api_path}") from None
     return _secret(response, api_path, version=None)
 
 
-def _read_v2(reader: KvReader, mount: Mount, inner: str, version: int | None) -> _Secret:
-    """hvac's `secrets.kv.v2.read_secret_version(..., raise_on_deleted_version=True)`,
-    over the reader's connections."""
+def _read_v2(client: hvac.Client, mount: Mount, inner: str, version: int | None) -> _Secret:
+    """hvac's `secrets.kv.v2.read_secret_version(..., raise_on_deleted_version=True)`."""
     from hvac import exceptions, utils
 
     api_path = f"{mount.path}data/{inner}"
+    # No params at all when none is pinned: requests merges every mapping it is given.
+    params = {"version": version} if version is not None else None
     try:
-        response = reader.get(
+        response = client.adapter.get(
             utils.format_url("/v1/{mount_point}/data/{path}", mount_point=mount.name, path=inner),
-            version,
+            params=params,
         )
-    except exceptions.Forbidden:
-        raise _denied(api_path) from None
+    except (exceptions.Forbidden, exceptions.Unauthorized):
+        raise _refused(api_path) from None
     except exceptions.InvalidPath as exc:
-        raise _missing_v2(reader.client, mount, inner, version, exc.json) from None
+        raise _missing_v2(client, mount, inner, version, exc.json) from None
     try:
         read_version = response["data"]["metadata"]["version"]
     except (KeyError, TypeError):
@@ -233,11 +280,9 @@ def _secret(body: object, api_path: str, version: int | None) -> _Secret:
     return _Secret(data, version)
 
 
-def _denied(api_path: str) -> VaultFailure:
-    return VaultFailure(
-        "permission-denied",
-        f"permission denied (check the token's policy grants read on {api_path})",
-    )
+def _refused(api_path: str) -> Refused:
+    """A refused read, worded for when the token turns out to be valid."""
+    return Refused(f"permission denied: the token's policy grants no read on {api_path}")
 
 
 def _not_understood(api_path: str) -> VaultFailure:

@@ -38,7 +38,7 @@ def run_bench(*args: str) -> list[dict[str, object]]:
 @pytest.mark.parametrize(("case", "expected"), [
     ("startup", ["startup-version", "startup-validate"]),
     ("plan", ["plan", "plan"]),
-    ("vault", ["vault-pool"]),
+    ("vault", ["vault-plan", "vault-pool"]),
     ("delivery", ["delivery"]),
 ])
 def test_case_prints_its_json_lines(case: str, expected: list[str]) -> None:

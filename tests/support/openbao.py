@@ -113,9 +113,10 @@ class OpenBao:
         self.admin.sys.create_or_update_policy(name, policy_hcl)
         return name
 
-    def token_with_policy(self, policy_hcl: str) -> str:
-        """A new token with the given policy (and the default one)."""
-        response = self.admin.auth.token.create(policies=[self._policy(policy_hcl)])
+    def token_with_policy(self, policy_hcl: str, **options: Any) -> str:
+        """A new token with the given policy (and the default one, which lets it look
+        itself up and renew itself), and hvac's token `options` (`ttl="2s"`)."""
+        response = self.admin.auth.token.create(policies=[self._policy(policy_hcl)], **options)
         return str(response["auth"]["client_token"])
 
     def _enable_auth(self, method: str, mount: str) -> bool:
@@ -125,12 +126,15 @@ class OpenBao:
         self.admin.sys.enable_auth_method(method, path=mount)
         return True
 
-    def enable_approle(self, policy_hcl: str = READ_ALL, mount: str = "approle") -> tuple[str, str]:
-        """A new AppRole role with the given policy: (role_id, secret_id)."""
+    def enable_approle(
+        self, policy_hcl: str = READ_ALL, mount: str = "approle", **role: str
+    ) -> tuple[str, str]:
+        """A new AppRole role with the given policy and `role` options (`token_ttl="3s"`):
+        (role_id, secret_id)."""
         self._enable_auth("approle", mount)
-        role = f"role-{secrets.token_hex(4)}"
-        base = f"/v1/auth/{mount}/role/{role}"
-        self.admin.adapter.post(base, json={"token_policies": [self._policy(policy_hcl)]})
+        name = f"role-{secrets.token_hex(4)}"
+        base = f"/v1/auth/{mount}/role/{name}"
+        self.admin.adapter.post(base, json={"token_policies": [self._policy(policy_hcl)], **role})
         role_id = self.admin.adapter.get(f"{base}/role-id")["data"]["role_id"]
         secret_id = self.admin.adapter.post(f"{base}/secret-id")["data"]["secret_id"]
         return role_id, secret_id
@@ -179,6 +183,20 @@ class OpenBao:
             ):
                 count += 1
         return count
+
+    def connections(self, path_prefix: str) -> set[int]:
+        """The client ports of the reads on paths starting with the prefix, from the
+        audit log: one port per TCP connection the reads came over."""
+        if not self.audit_log.exists():
+            return set()
+        ports = set()
+        for line in self.audit_log.read_text(encoding="utf-8").splitlines():
+            request = json.loads(line).get("request") or {}
+            if request.get("operation") == "read" and request.get("path", "").startswith(
+                path_prefix
+            ):
+                ports.add(int(request["remote_port"]))
+        return ports
 
     def count_reads(self, path_prefix: str) -> int:
         """Read requests on paths starting with the prefix (see `count_requests`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from reconciler.errors import SmtpcfgError
 from reconciler.vault.client import VaultSettings
 from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultLookupError, VaultResolver
-from tests.support.openbao import READ_ALL, OpenBao
+from tests.support.openbao import READ_ALL, OpenBao, start_openbao
 
 
 def failure(settings: VaultSettings, reference: VaultReference) -> VaultLookupError:
@@ -34,6 +35,52 @@ def test_stopped_server_is_unreachable(unreachable_vault: str) -> None:
     assert str(error) == (
         f"vault secret/smtp/a#password: cannot reach Vault at {unreachable_vault}: "
         "Connection refused"
+    )
+
+
+def test_unset_vault_addr_is_named_when_the_default_address_refuses(
+    unreachable_vault: str,
+) -> None:
+    settings = VaultSettings.from_environment({"VAULT_TOKEN": "any"})
+    assert settings.addr_is_default
+    # The default address, https://127.0.0.1:8200, may be taken on this machine: the
+    # same settings with an address where nothing listens.
+    settings = dataclasses.replace(settings, addr=unreachable_vault)
+
+    error = failure(settings, VaultReference("secret/smtp/a", "password"))
+
+    assert error.reason == "unreachable"
+    assert str(error) == (
+        "vault secret/smtp/a#password: VAULT_ADDR is not set, and nothing answers at the "
+        f"default address {unreachable_vault}: Connection refused "
+        "(set VAULT_ADDR to your Vault's address)"
+    )
+
+
+def test_sealed_then_stopped_after_the_mount_look_up(tmp_path: Path) -> None:
+    """Failures met by the reading threads' kept-alive connections, the mount known."""
+    server = start_openbao(tmp_path / "openbao")
+    try:
+        for name in ("a", "b", "c"):
+            server.write(f"smtp/{name}", {"password": f"pw-{name}"})
+        resolver = VaultResolver(server.settings())
+        assert resolver.resolve(VaultReference("secret/smtp/a", "password")).value.reveal()
+
+        server.seal()
+        sealed = resolver.resolve_all([VaultReference("secret/smtp/b", "password")])
+        server.stop()
+        gone = resolver.resolve_all([VaultReference("secret/smtp/c", "password")])
+    finally:
+        server.stop()
+
+    [sealed_error], [gone_error] = sealed.values(), gone.values()
+    assert isinstance(sealed_error, VaultLookupError)
+    assert str(sealed_error) == (
+        f"vault secret/smtp/b#password: Vault at {server.addr} is sealed (unseal it first)"
+    )
+    assert isinstance(gone_error, VaultLookupError)
+    assert str(gone_error) == (
+        f"vault secret/smtp/c#password: cannot reach Vault at {server.addr}: Connection refused"
     )
 
 
@@ -64,8 +111,8 @@ def test_policy_that_denies_the_path(openbao: OpenBao) -> None:
 
     assert error.reason == "permission-denied"
     assert str(error) == (
-        f"vault secret/{path}#password: permission denied "
-        f"(check the token's policy grants read on secret/data/{path})"
+        f"vault secret/{path}#password: permission denied: "
+        f"the token's policy grants no read on secret/data/{path}"
     )
 
 

@@ -8,7 +8,7 @@ import sys
 CHECK = """
 import sys
 import reconciler.vault.client, reconciler.vault.mounts, reconciler.vault.resolver
-import reconciler.vault.secret, reconciler.vault.kv_http
+import reconciler.vault.secret, reconciler.vault.login, reconciler.vault.tokens
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"hvac", "requests", "urllib3"})
 print(",".join(heavy))
 """

@@ -30,6 +30,26 @@ def test_defaults_follow_vaults_cli(tmp_path: Path) -> None:
     assert settings.auth_method == "token"
 
 
+def test_the_token_files_and_vault_token(tmp_path: Path) -> None:
+    home = {"HOME": str(tmp_path)}
+    sink = str(tmp_path / "agent-sink")
+
+    from_env = VaultSettings.from_environment({**home, "VAULT_TOKEN": "env-token"})
+    from_sink = VaultSettings.from_environment(
+        {**home, "VAULT_TOKEN": "env-token", "SMTPCFG_VAULT_TOKEN_FILE": sink}
+    )
+
+    # VAULT_TOKEN wins over ~/.vault-token; a token file named for smtpcfg wins over both.
+    assert from_env.token is not None
+    assert from_env.token.reveal() == "env-token"
+    assert (from_sink.token, from_sink.token_file) == (None, tmp_path / "agent-sink")
+
+
+def test_vault_addr_set_or_not() -> None:
+    assert VaultSettings.from_environment({}).addr_is_default
+    assert not VaultSettings.from_environment({"VAULT_ADDR": "https://v:8200"}).addr_is_default
+
+
 def test_empty_variables_count_as_unset() -> None:
     settings = VaultSettings.from_environment(
         {"VAULT_ADDR": "", "VAULT_TOKEN": "", "VAULT_NAMESPACE": "", "VAULT_SKIP_VERIFY": ""}

@@ -43,6 +43,19 @@ def test_without_cacert_the_server_is_not_trusted(
     assert "set VAULT_CACERT" in str(caught.value)
 
 
+def test_requests_ca_bundle_is_trusted_as_requests_would(
+    openbao_tls: OpenBao, tls_secret: VaultReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clients read REQUESTS_CA_BUNDLE once, not requests on every request."""
+    env = openbao_tls.env()
+    del env["VAULT_CACERT"]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(openbao_tls.cacert))
+
+    resolved = VaultResolver(VaultSettings.from_environment(env)).resolve(tls_secret)
+
+    assert resolved.value.reveal() == "tls-pw"
+
+
 def test_skip_verify_warns_once_and_quietly(
     openbao_tls: OpenBao, tls_secret: VaultReference, capsys: pytest.CaptureFixture[str]
 ) -> None:
