@@ -87,14 +87,18 @@ class Document:
 
 
 def read_documents(text: str, file: str) -> Iterator[Document]:
-    """Yield each non-empty document of `text`; raise YamlError on the first bad one."""
+    """Yield each non-empty document of `text`; raise YamlError on the first bad one.
+
+    Empty documents (nothing, or only comments, between `---` lines) are skipped, as
+    kubectl skips them: a trailing `---` or a doubled one is not an error.
+    """
     source = _Source(text)
     loader = _Loader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
+            if _is_empty(node):
                 continue
             data = _Builder(file).build(node)
             mark = node.start_mark
@@ -119,7 +123,7 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is not None:
+            if not _is_empty(node):
                 yield node
     except yaml.YAMLError:
         return
@@ -127,11 +131,18 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
         loader.dispose()
 
 
+def _is_empty(node: yaml.Node | None) -> bool:
+    """A document with no content at all; an explicit `null` is content (and refused)."""
+    return node is None or (type(node) is yaml.ScalarNode and node.tag == _NULL
+                            and node.value == "")
+
+
 def _position(file: str, mark: yaml.Mark) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
 _STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 #: Plain scalars' constructors, called directly: what `construct_object` ends up doing for
 #: them, without its bookkeeping of every node it ever built.
