@@ -166,6 +166,7 @@ def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int
             "subject": SUBJECT, "body": BODY,
         }),
     ])
+    run_cli(["init", "--store", f"sqlite:///{store_path}"], env=env, cwd=root)
     run_cli(["apply", "-f", manifests, "--auto-approve", "--store", f"sqlite:///{store_path}"],
             env=env, cwd=root)
     from reconciler.delivery import enqueue

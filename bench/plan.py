@@ -88,6 +88,7 @@ def _measure(folder: Path, n: int, runs: int, vault: Any) -> Result:
     env = clean_env(folder, SMTPCFG_STORE=f"sqlite:///{folder / 'store.db'}",
                     VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.root_token)
     write_folder(manifests, n, distinct, changed=False)
+    run_cli(["init"], env=env, cwd=folder)
     run_cli(["apply", "-f", manifests, "--auto-approve", "--source", "bench"], env=env,
             cwd=folder)
     write_folder(manifests, n, distinct, changed=True)

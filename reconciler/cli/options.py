@@ -6,25 +6,53 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from click.core import ParameterSource
 
 from reconciler.model import DEFAULT_SCOPE
 from reconciler.store.open import DEFAULT_STORE_URL
 
 F = Callable[..., Any]
+STORE_VARIABLE = "SMTPCFG_STORE"
+
+
+def _store_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty URL is an error, never the default: an empty SMTPCFG_STORE is what a CI
+    job gets for a missing secret, and must not plan against a store of its own."""
+    given = ctx.get_parameter_source("store_url")
+    if given is ParameterSource.DEFAULT and os.environ.get(STORE_VARIABLE) is not None:
+        value = os.environ[STORE_VARIABLE]  # click passes over an empty variable
+    if not value.strip():
+        where = "--store" if given is ParameterSource.COMMANDLINE else STORE_VARIABLE
+        raise click.UsageError(f"{where} is empty: give the store's URL "
+                               "(sqlite:///PATH or postgresql://...)")
+    return value
 
 
 def store_option(function: F) -> F:
     return click.option(
         "--store",
         "store_url",
-        envvar="SMTPCFG_STORE",
+        envvar=STORE_VARIABLE,
         default=DEFAULT_STORE_URL,
         show_default=True,
         metavar="URL",
-        help="Target store: sqlite:///PATH or postgresql://... [env: SMTPCFG_STORE]",
+        callback=_store_url,
+        help="The store: sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+        "postgresql://...; `smtpcfg init` creates it [env: SMTPCFG_STORE]",
+    )(function)
+
+
+def plan_key_option(function: F) -> F:
+    return click.option(
+        "--plan-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="File holding the key that signs saved plans (plan --out) and that apply "
+        "checks them with [default: the key in $SMTPCFG_PLAN_KEY, if set].",
     )(function)
 
 
