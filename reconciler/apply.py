@@ -10,7 +10,7 @@ from reconciler.model import ResourceKey, StoredResource
 from reconciler.plan.model import Change, Plan, audit_changes
 from reconciler.plan.safety import threshold_breach
 from reconciler.plan.verify import verify_plan
-from reconciler.store.base import PendingAudit, Store, Write
+from reconciler.store.base import PendingAudit, Store, Write, WriteAction
 
 
 def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force: bool,
@@ -61,7 +61,7 @@ def _writes(plan: Plan, changes: list[Change]) -> list[Write]:
         if change.action == "delete":
             writes.append(Write("delete", change.key))
         else:
-            action = "update" if change.action == "update" else "create"
+            action: WriteAction = "update" if change.action == "update" else "create"
             writes.append(Write(action, change.key, change.after, observed, plan.scope))
     # Unchanged resources: record the password version in force from now on.
     for resource, observed in status.items():

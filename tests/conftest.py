@@ -47,3 +47,22 @@ def sqlite_cli(tmp_path: Path) -> Cli:
     env = clean_environment(home)
     env["SMTPCFG_STORE"] = initialised(sqlite_url(tmp_path))
     return Cli(tmp_path, env)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL where nothing exists yet: no SQLite file (nor its folder), no
+    PostgreSQL schema. For tests of `init`, of missing stores, of old schemas."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "stores")
+        return
+    with postgres_schema(initialise=False, create=False) as url:
+        yield url
+
+
+@pytest.fixture
+def bare_cli(tmp_path: Path) -> Cli:
+    """The real CLI, run in `tmp_path`, with no store configured at all."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(tmp_path, clean_environment(home))

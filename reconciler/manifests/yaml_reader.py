@@ -98,7 +98,7 @@ def read_documents(text: str, file: str) -> Iterator[Document]:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if _is_empty(node):
+            if node is None or _is_empty(node):
                 continue
             data = _Builder(file).build(node)
             mark = node.start_mark
@@ -123,7 +123,7 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if not _is_empty(node):
+            if node is not None and not _is_empty(node):
                 yield node
     except yaml.YAMLError:
         return
@@ -131,10 +131,9 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
         loader.dispose()
 
 
-def _is_empty(node: yaml.Node | None) -> bool:
+def _is_empty(node: yaml.Node) -> bool:
     """A document with no content at all; an explicit `null` is content (and refused)."""
-    return node is None or (type(node) is yaml.ScalarNode and node.tag == _NULL
-                            and node.value == "")
+    return type(node) is yaml.ScalarNode and node.tag == _NULL and node.value == ""
 
 
 def _position(file: str, mark: yaml.Mark) -> Position:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import SmtpcfgError
 from reconciler.plan.model import FORMAT_VERSION, Plan, canonical_json, digest_of
@@ -54,7 +55,7 @@ def load_plan(path: Path, key: bytes | None) -> tuple[Plan, str | None]:
     return Plan.from_json(data), note
 
 
-def _read(path: Path) -> dict[str, object]:
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -69,9 +70,9 @@ def _read(path: Path) -> dict[str, object]:
         raise SmtpcfgError(f"{path}: a saved plan of format version {data['formatVersion']};"
                            f" this smtpcfg applies version {FORMAT_VERSION}: make a new plan")
     is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors
-    error = None if is_valid is not None and is_valid(data) else next(
+    problem = None if is_valid is not None and is_valid(data) else next(
         iter(validator("plan.schema.json").iter_errors(data)), None)
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(top)"
-        raise SmtpcfgError(f"{path}: not a valid saved plan: {where}: {error.message}")
+    if problem is not None:
+        where = "/".join(str(part) for part in problem.absolute_path) or "(top)"
+        raise SmtpcfgError(f"{path}: not a valid saved plan: {where}: {problem.message}")
     return data

@@ -94,10 +94,10 @@ def _compare(planned: list[Change], expected: list[Change]) -> None:
         other = by_key.get(change.key)
         if other != change:
             needed = ("no change" if other is None else
-                      f"a {other.action}" if other.action != change.action else
-                      f"a {other.action} with other field changes")
-            raise PlanMismatchError(f"{change.key}: the plan would {change.action} it, but the"
-                                    f" store now calls for {needed}")
+                      f"{other.action} instead" if other.action != change.action else
+                      "other field changes")
+            raise PlanMismatchError(f"{change.key}: the plan's {change.action} is not what the"
+                                    f" store calls for now ({needed})")
     planned_keys = {change.key for change in planned}
     for change in expected:
         if change.key not in planned_keys:

@@ -202,7 +202,7 @@ class SqliteStore(SqliteOutbox):
         return {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
 
     def _has_info(self) -> bool:
-        return self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0] > 0
+        return bool(self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0])
 
 
 def _create_private_file(path: Path) -> None:

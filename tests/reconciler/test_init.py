@@ -6,36 +6,16 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from reconciler.store.migrations import migrations
 from tests.support.cli import Cli, clean_environment
 from tests.support.manifests import user, write_manifests
-from tests.support.stores import POSTGRES_URL, backend, execute, postgres_schema, sqlite_url
+from tests.support.stores import POSTGRES_URL, backend, execute, postgres_schema
 
 PROCESSES = 20
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store URL where nothing exists yet: no SQLite file, no PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "stores")
-        return
-    with postgres_schema(initialise=False, create=False) as url:
-        yield url
-
-
-@pytest.fixture
-def bare_cli(tmp_path: Path) -> Cli:
-    """The CLI with no store configured at all."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return Cli(tmp_path, clean_environment(home))
 
 
 def schema_of(url: str) -> str:

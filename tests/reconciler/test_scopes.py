@@ -10,7 +10,7 @@ import yaml
 from reconciler.store.migrations import migrations
 from tests.support.cli import Cli
 from tests.support.manifests import settings, user, write_manifests
-from tests.support.stores import backend, execute
+from tests.support.stores import POSTGRES_URL, backend, execute
 
 
 def _apply(cli: Cli, tmp_path: Path, scope: str, documents: list[dict], *extra: str) -> str:
@@ -83,8 +83,14 @@ def test_deleting_what_another_scope_still_names_is_refused(cli: Cli, tmp_path: 
 
 
 def test_a_store_from_before_scopes_migrates_to_default(
-    cli: Cli, tmp_path: Path, store_url: str
+    bare_cli: Cli, tmp_path: Path, new_store_url: str
 ) -> None:
+    store_url = new_store_url
+    if backend(store_url) == "sqlite":
+        (tmp_path / "stores").mkdir()
+    else:
+        execute(POSTGRES_URL, [f"CREATE SCHEMA {store_url.rsplit('%3D', 1)[1]}"])
+    cli = Cli(bare_cli.cwd, {**bare_cli.env, "SMTPCFG_STORE": store_url})
     dialect = backend(store_url)
     applied_at = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
     statements = [f"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"

@@ -214,3 +214,28 @@ def test_applying_a_manifest_as_a_plan_file_hints_at_f(cli: Cli, tmp_path: Path)
     result = cli("apply", "m.yaml")
     assert result.code == 1
     assert "not a saved plan" in result.stderr and "pass them with -f" in result.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "---\n" + VALID_SETTINGS + "---\n",                       # a trailing ---
+    VALID_SETTINGS + "---\n---\n# nothing here\n---\n",       # doubled, and comments only
+    "---\n---\n" + VALID_SETTINGS,                            # before the first document
+])
+def test_empty_documents_are_skipped(cli: Cli, tmp_path: Path, text: str) -> None:
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    assert cli("validate", "-f", "m.yaml").stdout == "1 resource valid.\n"
+    planned = cli("plan", "-f", "m.yaml")
+    assert planned.code == 0 and "Plan: 1 to create" in planned.stdout
+    # Positions still point at the right document.
+    (tmp_path / "m.yaml").write_text(text.replace("port: 587", "port: 0"), encoding="utf-8")
+    line = text.splitlines().index("  port: 587") + 1
+    assert f"m.yaml:{line}:3: SmtpSettings/primary: spec.port" in cli(
+        "validate", "-f", "m.yaml").stderr
+
+
+def test_a_file_of_only_empty_documents_holds_no_resources(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("---\n# nothing yet\n---\n", encoding="utf-8")
+    result = cli("validate", "-f", "m.yaml")
+    assert (result.code, result.stdout) == (0, "0 resources valid.\n")
+    null = cli("validate", "-f", "-", input="--- null\n")
+    assert null.code == 1 and "a manifest document must be a mapping" in null.stderr

@@ -59,7 +59,7 @@ def roles(tmp_path: Path) -> Iterator[dict[str, Cli]]:
 
 def test_owner_migrates_ci_applies_runner_delivers(roles: dict, tmp_path: Path) -> None:
     owner, apply_, runner = roles["owner"], roles["apply"], roles["runner"]
-    assert owner("get").code == 0  # the owner's first connection creates the schema
+    assert owner("init").code == 0  # the owner creates the store in its schema
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"SET ROLE {roles['names']['owner']}")
         admin.execute(APPLY_GRANTS.format(schema=roles["schema"], role=roles["names"]["apply"]))
