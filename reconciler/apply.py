@@ -13,8 +13,15 @@ from reconciler.plan.verify import verify_plan
 from reconciler.store.base import PendingAudit, Store, Write, WriteAction
 
 
-def apply_plan(plan: Plan, store: Store, *, actor: str, threshold: float, force: bool,
-               source: str | None = None) -> int:
+def apply_plan(
+    plan: Plan,
+    store: Store,
+    *,
+    actor: str,
+    threshold: float,
+    force: bool,
+    source: str | None = None,
+) -> int:
     """Apply all of `plan` or nothing; return the store's new revision.
 
     Inside the store's transaction and lock, the plan is checked against the store as it

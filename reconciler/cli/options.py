@@ -27,8 +27,9 @@ def _store_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
         value = os.environ[STORE_VARIABLE]  # click passes over an empty variable
     if not value.strip():
         where = "--store" if given is ParameterSource.COMMANDLINE else STORE_VARIABLE
-        raise click.UsageError(f"{where} is empty: give the store's URL "
-                               "(sqlite:///PATH or postgresql://...)")
+        raise click.UsageError(
+            f"{where} is empty: give the store's URL (sqlite:///PATH or postgresql://...)"
+        )
     return value
 
 
@@ -61,8 +62,9 @@ _SCOPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
 def _scope_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not _SCOPE_NAME.match(value):
-        raise click.BadParameter(f"{value!r} is not a valid scope name: lowercase letters, "
-                                 "digits, '-' and '.'")
+        raise click.BadParameter(
+            f"{value!r} is not a valid scope name: lowercase letters, digits, '-' and '.'"
+        )
     return value
 
 
@@ -80,8 +82,9 @@ def owning_scope_option(function: F) -> F:
 
 def filter_scope_option(function: F) -> F:
     """An optional scope filter for reading commands."""
-    return click.option("--scope", callback=_scope_name,
-                        help="Only resources of this scope [default: every scope].")(function)
+    return click.option(
+        "--scope", callback=_scope_name, help="Only resources of this scope [default: every scope]."
+    )(function)
 
 
 def manifests_option(required: bool) -> Callable[[F], F]:

@@ -20,8 +20,9 @@ def save_plan(plan: Plan, path: Path, key: bytes | None) -> None:
     if key is not None:
         document["signature"] = sign(plan.content(), key)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    temporary.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     os.replace(temporary, path)
 
 
@@ -44,14 +45,20 @@ def load_plan(path: Path, key: bytes | None) -> tuple[Plan, str | None]:
     note = None
     if key is not None:
         if signature is None:
-            raise SmtpcfgError(f"{path}: the plan is not signed, and a plan key is set: only"
-                               " plans saved by `plan --out` with the same key are applied")
+            raise SmtpcfgError(
+                f"{path}: the plan is not signed, and a plan key is set: only"
+                " plans saved by `plan --out` with the same key are applied"
+            )
         if not signature_matches(signature, content, key):
-            raise SmtpcfgError(f"{path}: the plan's signature does not match: it was changed"
-                               " after it was signed, or signed with another key")
+            raise SmtpcfgError(
+                f"{path}: the plan's signature does not match: it was changed"
+                " after it was signed, or signed with another key"
+            )
     elif signature is not None:
-        note = (f"{path} is signed, but no plan key is set ({KEY_VARIABLE} or"
-                " --plan-key-file), so its signature was not checked")
+        note = (
+            f"{path} is signed, but no plan key is set ({KEY_VARIABLE} or"
+            " --plan-key-file), so its signature was not checked"
+        )
     return Plan.from_json(data), note
 
 
@@ -61,17 +68,21 @@ def _read(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise SmtpcfgError(f"{path}: cannot read plan file: {error.strerror}") from None
     except ValueError as error:
-        hint = ("; to apply manifests, pass them with -f" if path.suffix in (".yaml", ".yml")
-                else "")
+        hint = "; to apply manifests, pass them with -f" if path.suffix in (".yaml", ".yml") else ""
         raise SmtpcfgError(f"{path}: not a saved plan (invalid JSON: {error}){hint}") from None
     if not isinstance(data, dict) or "formatVersion" not in data:
         raise SmtpcfgError(f"{path}: not a saved plan")
     if data["formatVersion"] != FORMAT_VERSION:
-        raise SmtpcfgError(f"{path}: a saved plan of format version {data['formatVersion']};"
-                           f" this smtpcfg applies version {FORMAT_VERSION}: make a new plan")
+        raise SmtpcfgError(
+            f"{path}: a saved plan of format version {data['formatVersion']};"
+            f" this smtpcfg applies version {FORMAT_VERSION}: make a new plan"
+        )
     is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors
-    problem = None if is_valid is not None and is_valid(data) else next(
-        iter(validator("plan.schema.json").iter_errors(data)), None)
+    problem = (
+        None
+        if is_valid is not None and is_valid(data)
+        else next(iter(validator("plan.schema.json").iter_errors(data)), None)
+    )
     if problem is not None:
         where = "/".join(str(part) for part in problem.absolute_path) or "(top)"
         raise SmtpcfgError(f"{path}: not a valid saved plan: {where}: {problem.message}")

@@ -21,18 +21,25 @@ def threshold_breach(plan: Plan, percent: float) -> str | None:
     """
     existing = plan.resource_count
     counts = plan.summary()
-    if existing and counts["delete"] == existing and not (
-        counts["create"] or counts["update"] or counts["replace"]
+    if (
+        existing
+        and counts["delete"] == existing
+        and not (counts["create"] or counts["update"] or counts["replace"])
     ):
         # An empty folder or a wrong -f path plans as "delete everything", whatever the size.
-        return (f"the plan would delete every one of the {existing} resources of scope "
-                f"{plan.scope!r} and create none; apply needs --force")
+        return (
+            f"the plan would delete every one of the {existing} resources of scope "
+            f"{plan.scope!r} and create none; apply needs --force"
+        )
     if existing < MIN_RESOURCES:
         return None
-    removals = " and ".join(f"{verb} {counts[verb]}" for verb in ("delete", "replace")
-                            if counts[verb])
-    for what, count in ((f"update {counts['update']}", counts["update"]),
-                        (removals, counts["delete"] + counts["replace"])):
+    removals = " and ".join(
+        f"{verb} {counts[verb]}" for verb in ("delete", "replace") if counts[verb]
+    )
+    for what, count in (
+        (f"update {counts['update']}", counts["update"]),
+        (removals, counts["delete"] + counts["replace"]),
+    ):
         share = 100.0 * count / existing
         if share > percent:
             return (

@@ -39,11 +39,14 @@ def load_key(key_file: Path | None, environ: Mapping[str, str]) -> bytes | None:
         return None
     key = raw.strip()
     if not key:
-        raise SmtpcfgError(f"{source} is empty: set the plan key, or unset it to work "
-                           "without signed plans")
+        raise SmtpcfgError(
+            f"{source} is empty: set the plan key, or unset it to work without signed plans"
+        )
     if len(key) < MIN_KEY_BYTES:
-        raise SmtpcfgError(f"{source}: the plan key is shorter than {MIN_KEY_BYTES} bytes; "
-                           "use a random one, e.g. `openssl rand -hex 32`")
+        raise SmtpcfgError(
+            f"{source}: the plan key is shorter than {MIN_KEY_BYTES} bytes; "
+            "use a random one, e.g. `openssl rand -hex 32`"
+        )
     return key
 
 

@@ -36,13 +36,14 @@ def verify_plan(plan: Plan, actual: list[StoredResource]) -> list[Change]:
         _check_before(change, stored)
     count = sum(1 for resource in actual if resource.scope == plan.scope)
     if plan.resource_count != count:
-        raise PlanMismatchError(f"the plan counts {plan.resource_count} resources of scope"
-                                f" {plan.scope!r}, but the store holds {count}")
+        raise PlanMismatchError(
+            f"the plan counts {plan.resource_count} resources of scope"
+            f" {plan.scope!r}, but the store holds {count}"
+        )
     outcome = _outcome(plan, actual)
     dangling = dangling_references(outcome, actual, plan.changes)
     if dangling:
-        raise PlanMismatchError("the plan would leave references dangling: "
-                                + "; ".join(dangling))
+        raise PlanMismatchError("the plan would leave references dangling: " + "; ".join(dangling))
     try:
         expected = diff(outcome, actual, scope=plan.scope, take_over=_takes_over(plan))
     except SmtpcfgError as error:
@@ -57,13 +58,15 @@ def _check_before(change: Change, stored: dict[ResourceKey, StoredResource]) -> 
     source = replaced or change.key
     row = stored.get(source)
     if change.action in ("create", "replace") and change.key in stored:
-        raise PlanMismatchError(f"{change.key}: the plan would {change.action} it, but the"
-                                " store already holds it")
+        raise PlanMismatchError(
+            f"{change.key}: the plan would {change.action} it, but the store already holds it"
+        )
     if change.action == "create":
         return
     if row is None:
-        raise PlanMismatchError(f"{source}: the plan would {change.action} it, but the store"
-                                " holds no such resource")
+        raise PlanMismatchError(
+            f"{source}: the plan would {change.action} it, but the store holds no such resource"
+        )
     if row.body() != change.before:
         raise PlanMismatchError(f"{source}: the plan's \"before\" is not the store's row")
 
@@ -93,22 +96,32 @@ def _compare(planned: list[Change], expected: list[Change]) -> None:
     for change in planned:
         other = by_key.get(change.key)
         if other != change:
-            needed = ("no change" if other is None else
-                      f"{other.action} instead" if other.action != change.action else
-                      "other field changes")
-            raise PlanMismatchError(f"{change.key}: the plan's {change.action} is not what the"
-                                    f" store calls for now ({needed})")
+            needed = (
+                "no change"
+                if other is None
+                else f"{other.action} instead"
+                if other.action != change.action
+                else "other field changes"
+            )
+            raise PlanMismatchError(
+                f"{change.key}: the plan's {change.action} is not what the"
+                f" store calls for now ({needed})"
+            )
     planned_keys = {change.key for change in planned}
     for change in expected:
         if change.key not in planned_keys:
-            raise PlanMismatchError(f"{change.key}: the store calls for a {change.action}"
-                                    " that the plan lacks")
+            raise PlanMismatchError(
+                f"{change.key}: the store calls for a {change.action} that the plan lacks"
+            )
     if [change.key for change in planned] != [change.key for change in expected]:
         raise PlanMismatchError("the plan's changes are not in apply order")
 
 
-def _check_secrets(secrets: list[dict[str, Any]], outcome: dict[ResourceKey, Resource],
-                   stored: dict[ResourceKey, StoredResource]) -> None:
+def _check_secrets(
+    secrets: list[dict[str, Any]],
+    outcome: dict[ResourceKey, Resource],
+    stored: dict[ResourceKey, StoredResource],
+) -> None:
     """Each password version the plan records belongs to a declared reference, and the
     version it says the store recorded is the store's."""
     for item in secrets:
@@ -117,10 +130,13 @@ def _check_secrets(secrets: list[dict[str, Any]], outcome: dict[ResourceKey, Res
         resource = outcome.get(key)
         password = resource.spec.get("password") if resource is not None else None
         if password is None or VaultReference.from_spec(password).display() != item["reference"]:
-            raise PlanMismatchError(f"{key}: the plan records a password version for"
-                                    f" {item['reference']}, which it does not declare")
+            raise PlanMismatchError(
+                f"{key}: the plan records a password version for"
+                f" {item['reference']}, which it does not declare"
+            )
         row = stored.get(key)
         recorded = row.status.get("passwordVersion") if row is not None else None
         if item.get("recordedVersion") != recorded:
-            raise PlanMismatchError(f"{key}: the plan's recorded password version is not the"
-                                    " store's")
+            raise PlanMismatchError(
+                f"{key}: the plan's recorded password version is not the store's"
+            )

@@ -54,8 +54,9 @@ class PostgresStore(PostgresOutbox):
         import psycopg
 
         try:
-            connection = psycopg.connect(url, autocommit=True, connect_timeout=10,
-                                         application_name="smtpcfg")
+            connection = psycopg.connect(
+                url, autocommit=True, connect_timeout=10, application_name="smtpcfg"
+            )
         except psycopg.Error as error:
             raise StoreError(f"cannot open store {display_url}: {_reason(error)}") from None
         store = cls(display_url, connection)
@@ -70,8 +71,7 @@ class PostgresStore(PostgresOutbox):
         row = self._one("SELECT store_id, revision, write_id FROM store_info")
         return StoreState(store_id=row[0], revision=row[1], write_id=row[2])
 
-    def resources(self, kind: str | None = None, scope: str | None = None
-                  ) -> list[StoredResource]:
+    def resources(self, kind: str | None = None, scope: str | None = None) -> list[StoredResource]:
         rows = self._db.execute(
             f"SELECT {RESOURCE_COLUMNS} FROM resources"
             " WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)"
@@ -99,14 +99,23 @@ class PostgresStore(PostgresOutbox):
                 # One pipeline: every write goes out before the first reply is awaited.
                 with self._db.pipeline():
                     self._write_resources(writes)
-                    self._db.execute("UPDATE store_info SET revision = %s, write_id = %s",
-                                     (revision, new_write_id()))
+                    self._db.execute(
+                        "UPDATE store_info SET revision = %s, write_id = %s",
+                        (revision, new_write_id()),
+                    )
                     self._db.execute(
                         "INSERT INTO audit_log (revision, applied_at, scope, actor, source,"
                         " plan_digest, changes, secrets)"
                         " VALUES (%s, now(), %s, %s, %s, %s, %s, %s)",
-                        (revision, audit.scope, audit.actor, audit.source, audit.plan_digest,
-                         _json(audit.changes), _json(audit.secrets)),
+                        (
+                            revision,
+                            audit.scope,
+                            audit.actor,
+                            audit.source,
+                            audit.plan_digest,
+                            _json(audit.changes),
+                            _json(audit.secrets),
+                        ),
                     )
         except psycopg.errors.LockNotAvailable:
             raise StoreError(
@@ -139,15 +148,18 @@ class PostgresStore(PostgresOutbox):
         batches = WriteBatches.of(writes, _json)
         statements = [
             ("DELETE FROM resources WHERE kind = %s AND name = %s", batches.deletes),
-            (f"INSERT INTO resources ({RESOURCE_COLUMNS})"
-             " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
-             [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in batches.creates]),
-            ("UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
-             " spec = %s, status = %s, scope = %s, updated_at = now()"
-             " WHERE kind = %s AND name = %s",
-             [(*rest, kind, name) for kind, name, *rest in batches.updates]),
-            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s",
-             batches.statuses),
+            (
+                f"INSERT INTO resources ({RESOURCE_COLUMNS})"
+                " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
+                [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in batches.creates],
+            ),
+            (
+                "UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
+                " spec = %s, status = %s, scope = %s, updated_at = now()"
+                " WHERE kind = %s AND name = %s",
+                [(*rest, kind, name) for kind, name, *rest in batches.updates],
+            ),
+            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s", batches.statuses),
         ]
         for statement, rows in statements:
             if rows:  # an empty executemany still costs a pipeline round trip
@@ -156,8 +168,10 @@ class PostgresStore(PostgresOutbox):
     @contextmanager
     def _locked_transaction(self, lock: int) -> Iterator[None]:
         with self._db.transaction():
-            self._db.execute("SELECT set_config('lock_timeout', %s, true),"
-                             " pg_advisory_xact_lock(%s)", (f"{LOCK_TIMEOUT}s", lock))
+            self._db.execute(
+                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                (f"{LOCK_TIMEOUT}s", lock),
+            )
             yield
 
     def _one(self, query: str) -> tuple[Any, ...]:
@@ -178,8 +192,9 @@ class PostgresStore(PostgresOutbox):
         try:
             applied = self._applied_migrations()
             if applied is None and not create:
-                raise StoreMissingError(f"store {self.url} ({self._where()}) does not exist:"
-                                        f" {INIT_HINT}")
+                raise StoreMissingError(
+                    f"store {self.url} ({self._where()}) does not exist: {INIT_HINT}"
+                )
             if applied is not None and not pending("postgresql", applied, self.url):
                 return
             with self._locked_transaction(MIGRATE_LOCK):
@@ -217,7 +232,8 @@ class PostgresStore(PostgresOutbox):
         the URL (or the role or database) sets one, else the server's current schema."""
         setting, source, current, user = self._one(
             "SELECT setting, source, current_schema(), current_user FROM pg_settings"
-            " WHERE name = 'search_path'")
+            " WHERE name = 'search_path'"
+        )
         if source == "default":
             return str(current) if current is not None else None
         first = str(setting).split(",")[0].strip().strip('"')
@@ -234,13 +250,16 @@ class PostgresStore(PostgresOutbox):
 
         schema = self._target_schema()
         if schema is None:
-            raise StoreError(f"store {self.url} names no schema: add"
-                             " options=-csearch_path%3DNAME to its URL")
-        exists = self._db.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                                  (schema,)).fetchone()
+            raise StoreError(
+                f"store {self.url} names no schema: add options=-csearch_path%3DNAME to its URL"
+            )
+        exists = self._db.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
         if exists is None:
-            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(schema)))
+            self._db.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            )
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))

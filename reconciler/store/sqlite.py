@@ -72,8 +72,7 @@ class SqliteStore(SqliteOutbox):
         row = self._db.execute("SELECT store_id, revision, write_id FROM store_info").fetchone()
         return StoreState(store_id=row[0], revision=row[1], write_id=row[2])
 
-    def resources(self, kind: str | None = None, scope: str | None = None
-                  ) -> list[StoredResource]:
+    def resources(self, kind: str | None = None, scope: str | None = None) -> list[StoredResource]:
         rows = self._db.execute(
             f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE (? IS NULL OR kind = ?)"
             " AND (? IS NULL OR scope = ?) ORDER BY kind, name",
@@ -104,13 +103,22 @@ class SqliteStore(SqliteOutbox):
             now = utc_now()
             self._write_resources(writes, now)
             revision = current.revision + 1
-            self._db.execute("UPDATE store_info SET revision = ?, write_id = ?",
-                             (revision, new_write_id()))
+            self._db.execute(
+                "UPDATE store_info SET revision = ?, write_id = ?", (revision, new_write_id())
+            )
             self._db.execute(
                 "INSERT INTO audit_log (revision, applied_at, scope, actor, source, plan_digest,"
                 " changes, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (revision, now, audit.scope, audit.actor, audit.source, audit.plan_digest,
-                 _dump(audit.changes), _dump(audit.secrets)),
+                (
+                    revision,
+                    now,
+                    audit.scope,
+                    audit.actor,
+                    audit.source,
+                    audit.plan_digest,
+                    _dump(audit.changes),
+                    _dump(audit.secrets),
+                ),
             )
         return revision
 
@@ -130,13 +138,13 @@ class SqliteStore(SqliteOutbox):
 
     def _write_resources(self, writes: list[Write], now: str) -> None:
         batches = WriteBatches.of(writes, _dump)
-        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?",
-                             batches.deletes)
+        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", batches.deletes)
         self._db.executemany(
-            f"INSERT INTO resources ({RESOURCE_COLUMNS})"
-            " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            [(kind, name, str(uuid.uuid4()), *rest, now, now)
-             for kind, name, *rest in batches.creates],
+            f"INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (kind, name, str(uuid.uuid4()), *rest, now, now)
+                for kind, name, *rest in batches.creates
+            ],
         )
         self._db.executemany(
             "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
@@ -196,8 +204,12 @@ class SqliteStore(SqliteOutbox):
 
     def _applied_migrations(self) -> set[int] | None:
         """The migration numbers the store has had; None when it has no schema at all."""
-        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                            " AND name = 'schema_migrations'").fetchone() is None:
+        if (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            ).fetchone()
+            is None
+        ):
             return None
         return {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
 

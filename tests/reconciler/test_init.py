@@ -27,20 +27,23 @@ def test_init_creates_then_is_idempotent(bare_cli: Cli, new_store_url: str) -> N
     assert created.code == 0, created.output
     assert created.stdout.startswith("Created store ")
     [(store_id, revision, write_id)] = execute(
-        new_store_url, ["SELECT store_id, revision, write_id FROM store_info"])
+        new_store_url, ["SELECT store_id, revision, write_id FROM store_info"]
+    )
     assert len(store_id) == 36 and revision == 0 and write_id
     again = bare_cli("init", "--store", new_store_url)
     assert again.code == 0, again.output
     assert "is up to date; nothing to do" in again.stdout and store_id in again.stdout
     assert execute(new_store_url, ["SELECT store_id, revision, write_id FROM store_info"]) == [
-        (store_id, revision, write_id)]
+        (store_id, revision, write_id)
+    ]
     write_manifests(bare_cli.cwd / "m.yaml", [user("ops")])
     applied = bare_cli("apply", "-f", "m.yaml", "--auto-approve", "--store", new_store_url)
     assert applied.code == 0, applied.output
 
 
-def test_every_command_refuses_a_missing_store(bare_cli: Cli, new_store_url: str,
-                                               tmp_path: Path) -> None:
+def test_every_command_refuses_a_missing_store(
+    bare_cli: Cli, new_store_url: str, tmp_path: Path
+) -> None:
     write_manifests(tmp_path / "m.yaml", [user("ops")])
     (tmp_path / "p.json").write_text("{}", encoding="utf-8")
     if backend(new_store_url) == "sqlite":
@@ -48,11 +51,29 @@ def test_every_command_refuses_a_missing_store(bare_cli: Cli, new_store_url: str
     else:
         where = f"(database test, schema {schema_of(new_store_url)}) does not exist"
     commands = [
-        ["plan", "-f", "m.yaml"], ["apply", "-f", "m.yaml", "--auto-approve"],
-        ["get"], ["export"], ["history"], ["outbox", "list"], ["outbox", "show", "1"],
-        ["outbox", "add", "--purpose", "notification", "--settings", "s",
-         "--to", "a@example.com", "--subject", "s", "--body", "b"],
-        ["deliver", "--once"], ["test-email", "primary", "--to", "a@example.com"],
+        ["plan", "-f", "m.yaml"],
+        ["apply", "-f", "m.yaml", "--auto-approve"],
+        ["get"],
+        ["export"],
+        ["history"],
+        ["outbox", "list"],
+        ["outbox", "show", "1"],
+        [
+            "outbox",
+            "add",
+            "--purpose",
+            "notification",
+            "--settings",
+            "s",
+            "--to",
+            "a@example.com",
+            "--subject",
+            "s",
+            "--body",
+            "b",
+        ],
+        ["deliver", "--once"],
+        ["test-email", "primary", "--to", "a@example.com"],
     ]
     for command in commands:
         result = bare_cli(*command, "--store", new_store_url)
@@ -61,12 +82,14 @@ def test_every_command_refuses_a_missing_store(bare_cli: Cli, new_store_url: str
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "stores").exists()
     if backend(new_store_url) == "postgresql":
-        assert execute(POSTGRES_URL, ["SELECT count(*) FROM pg_namespace WHERE nspname = ?"],
-                       [schema_of(new_store_url)]) == [(0,)]
+        assert execute(
+            POSTGRES_URL,
+            ["SELECT count(*) FROM pg_namespace WHERE nspname = ?"],
+            [schema_of(new_store_url)],
+        ) == [(0,)]
 
 
-def test_relative_sqlite_url_is_shown_by_its_absolute_path(bare_cli: Cli,
-                                                           tmp_path: Path) -> None:
+def test_relative_sqlite_url_is_shown_by_its_absolute_path(bare_cli: Cli, tmp_path: Path) -> None:
     # SQLAlchemy's rule: three slashes are relative to the current folder.
     result = bare_cli("init", "--store", "sqlite:///tmp/x/s.db")
     assert result.code == 0, result.output
@@ -80,10 +103,16 @@ def test_relative_sqlite_url_is_shown_by_its_absolute_path(bare_cli: Cli,
 
 def test_an_empty_store_url_is_an_error(bare_cli: Cli, tmp_path: Path) -> None:
     write_manifests(tmp_path / "m.yaml", [user("ops")])
-    for args, env in ((["--store", ""], {}), ([], {"SMTPCFG_STORE": ""}),
-                      ([], {"SMTPCFG_STORE": "  "})):
-        for command in (["init"], ["plan", "-f", "m.yaml"],
-                        ["apply", "-f", "m.yaml", "--auto-approve"]):
+    for args, env in (
+        (["--store", ""], {}),
+        ([], {"SMTPCFG_STORE": ""}),
+        ([], {"SMTPCFG_STORE": "  "}),
+    ):
+        for command in (
+            ["init"],
+            ["plan", "-f", "m.yaml"],
+            ["apply", "-f", "m.yaml", "--auto-approve"],
+        ):
             result = bare_cli(*command, *args, env=env)
             assert result.code == 1, (command, args, env)
             where = "--store" if args else "SMTPCFG_STORE"
@@ -102,14 +131,17 @@ def test_readme_postgresql_url_works_after_init(bare_cli: Cli) -> None:
         applied = bare_cli("apply", "-f", "m.yaml", "--auto-approve", "--store", url)
         assert applied.code == 0, applied.output
         assert execute(url, ["SELECT current_schema(), count(*) FROM resources"]) == [
-            (schema_of(url), 1)]
+            (schema_of(url), 1)
+        ]
 
 
 def test_init_needs_no_create_right_where_the_schema_exists(tmp_path: Path) -> None:
     """A role that may not create schemas can still init a store in one made for it."""
     role = f"smtpcfg_init_{tmp_path.name[-8:].replace('-', '_')}".lower()
-    with postgres_schema(initialise=False) as url, \
-            psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+    with (
+        postgres_schema(initialise=False) as url,
+        psycopg.connect(POSTGRES_URL, autocommit=True) as admin,
+    ):
         admin.execute(f"CREATE ROLE {role} LOGIN")
         try:
             admin.execute(f"ALTER SCHEMA {schema_of(url)} OWNER TO {role}")
@@ -129,21 +161,29 @@ def test_init_needs_no_create_right_where_the_schema_exists(tmp_path: Path) -> N
 
 def run_at_once(cli: Cli, *args: str) -> list[subprocess.CompletedProcess[str]]:
     processes = [
-        subprocess.Popen([sys.executable, "-m", "reconciler", *args], cwd=cli.cwd, env=cli.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=cli.cwd,
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(PROCESSES)
     ]
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout,
-                                                   stderr))
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
     return results
 
 
 def assert_migrated_once(url: str, store_ids: set[str]) -> None:
-    versions = [row[0] for row in execute(url, ["SELECT version FROM schema_migrations"
-                                                " ORDER BY version"])]
+    versions = [
+        row[0] for row in execute(url, ["SELECT version FROM schema_migrations ORDER BY version"])
+    ]
     assert versions == [migration.version for migration in migrations(backend(url))]
     assert {row[0] for row in execute(url, ["SELECT store_id FROM store_info"])} == store_ids
 
@@ -160,20 +200,25 @@ def test_concurrent_first_inits_create_one_store(bare_cli: Cli, new_store_url: s
 def older_sqlite_store(path: Path, version: int) -> str:
     """A store as an smtpcfg that knew migrations up to `version` left it."""
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                   " applied_at TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
         for migration in migrations("sqlite"):
             if migration.version <= version:
                 db.executescript(migration.sql)
-                db.execute("INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00Z')",
-                           (migration.version,))
-        db.execute("INSERT INTO store_info (singleton, store_id, revision)"
-                   " VALUES (1, 'old-store', 0)")
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00Z')",
+                    (migration.version,),
+                )
+        db.execute(
+            "INSERT INTO store_info (singleton, store_id, revision) VALUES (1, 'old-store', 0)"
+        )
     return f"sqlite:///{path}"
 
 
-def test_concurrent_opens_of_an_older_sqlite_store_migrate_once(bare_cli: Cli,
-                                                                tmp_path: Path) -> None:
+def test_concurrent_opens_of_an_older_sqlite_store_migrate_once(
+    bare_cli: Cli, tmp_path: Path
+) -> None:
     url = older_sqlite_store(tmp_path / "old.db", 3)
     results = run_at_once(bare_cli, "get", "--store", url)
     assert [result.stderr for result in results if result.returncode] == []

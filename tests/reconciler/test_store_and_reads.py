@@ -19,9 +19,14 @@ from tests.support.stores import backend, execute
 
 @pytest.fixture
 def applied(cli: Cli, tmp_path: Path) -> Cli:
-    write_manifests(tmp_path / "m.yaml", [
-        user("ops"), settings("primary", notifyUser="ops", startTlsOnly=True),
-        template("invoice", "primary")])
+    write_manifests(
+        tmp_path / "m.yaml",
+        [
+            user("ops"),
+            settings("primary", notifyUser="ops", startTlsOnly=True),
+            template("invoice", "primary"),
+        ],
+    )
     assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
     return cli
 
@@ -36,14 +41,17 @@ def test_store_is_versioned(applied: Cli, store_url: str) -> None:
 def test_sqlite_file_is_private(sqlite_cli: Cli, tmp_path: Path) -> None:
     assert sqlite_cli("init", "--store", f"sqlite:///{tmp_path / 'new.db'}").code == 0
     write_manifests(tmp_path / "m.yaml", [user("ops")])
-    assert sqlite_cli("apply", "-f", "m.yaml", "--auto-approve", "--store",
-                      f"sqlite:///{tmp_path / 'new.db'}").code == 0
+    assert (
+        sqlite_cli(
+            "apply", "-f", "m.yaml", "--auto-approve", "--store", f"sqlite:///{tmp_path / 'new.db'}"
+        ).code
+        == 0
+    )
     assert stat.S_IMODE((tmp_path / "new.db").stat().st_mode) == 0o600
 
 
 def test_store_from_a_newer_smtpcfg_is_refused(applied: Cli, store_url: str) -> None:
-    execute(store_url, ["INSERT INTO schema_migrations VALUES (999, ?)"],
-            ["2099-01-01T00:00:00Z"])
+    execute(store_url, ["INSERT INTO schema_migrations VALUES (999, ?)"], ["2099-01-01T00:00:00Z"])
     result = applied("get")
     assert result.code == 1
     assert "has schema version 999, newer than this smtpcfg knows" in result.stderr
@@ -67,8 +75,11 @@ def test_unsupported_store_url(cli: Cli) -> None:
 def test_get_in_every_format(applied: Cli) -> None:
     table = applied("get").stdout.splitlines()
     assert table[0].split() == ["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"]
-    assert any(line.split()[:2] == ["SmtpSettings", "primary"]
-               and line.endswith("smtp.example.com:587 starttls-only") for line in table)
+    assert any(
+        line.split()[:2] == ["SmtpSettings", "primary"]
+        and line.endswith("smtp.example.com:587 starttls-only")
+        for line in table
+    )
     one = yaml.safe_load(applied("get", "SmtpSettings", "primary", "-o", "yaml").stdout)
     assert one["metadata"]["generation"] == 1 and len(one["metadata"]["uid"]) == 36
     assert one["spec"]["notifyUser"] == "ops"
@@ -82,17 +93,23 @@ def test_get_in_every_format(applied: Cli) -> None:
 
 def test_generation_and_timestamps_move_on_update(applied: Cli, tmp_path: Path) -> None:
     first = json.loads(applied("get", "user", "ops", "-o", "json").stdout)["metadata"]
-    write_manifests(tmp_path / "m.yaml", [
-        user("ops", displayName="Ops"), settings("primary", notifyUser="ops", startTlsOnly=True),
-        template("invoice", "primary")])
+    write_manifests(
+        tmp_path / "m.yaml",
+        [
+            user("ops", displayName="Ops"),
+            settings("primary", notifyUser="ops", startTlsOnly=True),
+            template("invoice", "primary"),
+        ],
+    )
     assert applied("apply", "-f", "m.yaml", "--auto-approve").code == 0
     second = json.loads(applied("get", "user", "ops", "-o", "json").stdout)["metadata"]
     assert second["generation"] == 2 and second["uid"] == first["uid"]
     assert second["createdAt"] == first["createdAt"] < second["updatedAt"]
 
 
-@pytest.mark.parametrize("command", ["init", "validate", "plan", "apply", "get", "export",
-                                     "history"])
+@pytest.mark.parametrize(
+    "command", ["init", "validate", "plan", "apply", "get", "export", "history"]
+)
 def test_every_command_has_help_with_an_example(cli: Cli, command: str) -> None:
     result = cli(command, "--help")
     assert result.code == 0

@@ -87,4 +87,5 @@ def is_empty(url: str) -> bool:
     elif execute(url, ["SELECT to_regclass('resources')"]) == [(None,)]:
         return True
     return execute(url, ["SELECT COUNT(*) FROM resources"]) == [(0,)] and execute(
-        url, ["SELECT COUNT(*) FROM audit_log"]) == [(0,)]
+        url, ["SELECT COUNT(*) FROM audit_log"]
+    ) == [(0,)]

@@ -43,6 +43,8 @@ def pending(dialect: str, applied: set[int], url: str) -> list[Migration]:
     known = migrations(dialect)
     unknown = applied - {migration.version for migration in known}
     if unknown:
-        raise StoreError(f"store {url} has schema version {max(unknown)}, newer than this"
-                         f" smtpcfg knows ({known[-1].version}); upgrade smtpcfg")
+        raise StoreError(
+            f"store {url} has schema version {max(unknown)}, newer than this"
+            f" smtpcfg knows ({known[-1].version}); upgrade smtpcfg"
+        )
     return [migration for migration in known if migration.version not in applied]
