@@ -91,6 +91,11 @@ def dangling_references(
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
     """Per-field differences, as dotted paths; Vault references count as one field."""
     old, new = _flatten(before), _flatten(after)
+    # Creates and deletes (one side empty) are most of a large plan: nothing to compare.
+    if not old:
+        return [FieldChange(path, after=new[path]) for path in sorted(new, key=_field_order)]
+    if not new:
+        return [FieldChange(path, before=old[path]) for path in sorted(old, key=_field_order)]
     return [
         FieldChange(path, old.get(path, ABSENT), new.get(path, ABSENT))
         for path in sorted(old.keys() | new.keys(), key=_field_order)
