@@ -14,8 +14,13 @@ from reconciler.plan.model import ABSENT, Change, FieldChange
 RENAMED_FROM = "smtpcfg.dev/renamed-from"
 
 
-def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], *,
-         scope: str, take_over: bool = False) -> list[Change]:
+def diff(
+    desired: Mapping[ResourceKey, Resource],
+    actual: list[StoredResource],
+    *,
+    scope: str,
+    take_over: bool = False,
+) -> list[Change]:
     """Changes in apply order: creates and updates by kind order, then deletes reversed.
 
     `actual` is the whole store; only resources of `scope` may be updated or deleted.
@@ -41,8 +46,11 @@ def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], 
         elif key in replaced:
             old = stored[replaced[key]]
             before = old.body()
-            writes.append(Change("replace", key, before, after, field_changes(before, after),
-                                 previous=old.key))
+            writes.append(
+                Change(
+                    "replace", key, before, after, field_changes(before, after), previous=old.key
+                )
+            )
         else:
             writes.append(Change("create", key, None, after, field_changes({}, after)))
     gone = set(replaced.values())
@@ -54,8 +62,11 @@ def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], 
     return writes + deletes
 
 
-def _refuse_foreign(desired: Mapping[ResourceKey, Resource],
-                    stored: Mapping[ResourceKey, StoredResource], scope: str) -> None:
+def _refuse_foreign(
+    desired: Mapping[ResourceKey, Resource],
+    stored: Mapping[ResourceKey, StoredResource],
+    scope: str,
+) -> None:
     foreign = [
         f"{key} is owned by scope {stored[key].scope!r}"
         for key in sorted(desired, key=lambda k: k.sort_key)
