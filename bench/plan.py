@@ -47,8 +47,13 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob('*.yaml')):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plan-sizes", type=_sizes, default=None, metavar="N,N,...",
-                        help=f"SmtpSettings per folder (default {','.join(map(str, SIZES))})")
+    parser.add_argument(
+        "--plan-sizes",
+        type=_sizes,
+        default=None,
+        metavar="N,N,...",
+        help=f"SmtpSettings per folder (default {','.join(map(str, SIZES))})",
+    )
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -67,13 +72,21 @@ def run(args: argparse.Namespace) -> list[Result]:
                 results.append(emit(result))
             if 1_000 in times and 10_000 in times:
                 ratio = times[10_000] / times[1_000]
-                results.append(emit(Result(
-                    case="plan-scaling", n=10_000, seconds=times[10_000],
-                    baseline_seconds=times[1_000], ratio=ratio,
-                    target=f"t(10k) <= {SCALING_TARGET:g} x t(1k)",
-                    met=ratio <= SCALING_TARGET, runs=runs,
-                    extra={"baseline": "plan at N=1,000"},
-                )))
+                results.append(
+                    emit(
+                        Result(
+                            case="plan-scaling",
+                            n=10_000,
+                            seconds=times[10_000],
+                            baseline_seconds=times[1_000],
+                            ratio=ratio,
+                            target=f"t(10k) <= {SCALING_TARGET:g} x t(1k)",
+                            met=ratio <= SCALING_TARGET,
+                            runs=runs,
+                            extra={"baseline": "plan at N=1,000"},
+                        )
+                    )
+                )
         finally:
             vault.stop()
     return results
@@ -85,11 +98,15 @@ def _measure(folder: Path, n: int, runs: int, vault: Any) -> Result:
     for j in range(distinct):
         vault.write(f"bench/smtp-{j}", {"password": f"not-a-real-password-{j}"})
     manifests = folder / "manifests"
-    env = clean_env(folder, SMTPCFG_STORE=f"sqlite:///{folder / 'store.db'}",
-                    VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.root_token)
+    env = clean_env(
+        folder,
+        SMTPCFG_STORE=f"sqlite:///{folder / 'store.db'}",
+        VAULT_ADDR=vault.addr,
+        VAULT_TOKEN=vault.root_token,
+    )
     write_folder(manifests, n, distinct, changed=False)
-    run_cli(["apply", "-f", manifests, "--auto-approve", "--source", "bench"], env=env,
-            cwd=folder)
+    run_cli(["init"], env=env, cwd=folder)
+    run_cli(["apply", "-f", manifests, "--auto-approve", "--source", "bench"], env=env, cwd=folder)
     write_folder(manifests, n, distinct, changed=True)
     expected = f"Plan: 0 to create, {2 * (n // 10 + (1 if n % 10 else 0))} to update"
 
@@ -105,13 +122,21 @@ def _measure(folder: Path, n: int, runs: int, vault: Any) -> Result:
     ratio = medians["plan"] / medians["baseline"]
     documents = 2 * n
     return Result(
-        case="plan", n=n, seconds=medians["plan"], baseline_seconds=medians["baseline"],
-        ratio=ratio, target=f"<= {RATIO_TARGET:g} x baseline at N=10,000",
-        met=ratio <= RATIO_TARGET if n == 10_000 else None, runs=runs,
-        extra={"documents": documents, "files": (n + PER_FILE - 1) // PER_FILE,
-               "changed": 2 * (n // 10 + (1 if n % 10 else 0)),
-               "distinct_secrets": distinct,
-               "baseline": "python -c: yaml.load_all(CSafeLoader) over the same files"},
+        case="plan",
+        n=n,
+        seconds=medians["plan"],
+        baseline_seconds=medians["baseline"],
+        ratio=ratio,
+        target=f"<= {RATIO_TARGET:g} x baseline at N=10,000",
+        met=ratio <= RATIO_TARGET if n == 10_000 else None,
+        runs=runs,
+        extra={
+            "documents": documents,
+            "files": (n + PER_FILE - 1) // PER_FILE,
+            "changed": 2 * (n // 10 + (1 if n % 10 else 0)),
+            "distinct_secrets": distinct,
+            "baseline": "python -c: yaml.load_all(CSafeLoader) over the same files",
+        },
     )
 
 
@@ -128,27 +153,34 @@ def write_folder(folder: Path, n: int, distinct: int, *, changed: bool) -> None:
 
 
 def user_document(i: int, changed: bool = False) -> dict[str, Any]:
-    return document("User", f"user-{i:05d}", {
-        "email": f"user-{i}@Example.COM",
-        "displayName": f"User {i}{' (renamed)' if changed else ''}",
-    })
+    return document(
+        "User",
+        f"user-{i:05d}",
+        {
+            "email": f"user-{i}@Example.COM",
+            "displayName": f"User {i}{' (renamed)' if changed else ''}",
+        },
+    )
 
 
 def settings_document(i: int, distinct: int, changed: bool = False) -> dict[str, Any]:
-    return document("SmtpSettings", f"smtp-{i:05d}", {
-        "description": f"Invoices of team {i // PER_FILE}",
-        "host": f"smtp-{i % 50}.Example.com",
-        "port": 2525 if changed else 587,
-        "startTlsOnly": True,
-        "from": {"name": f"Billing {i}", "address": f"billing-{i}@example.com"},
-        "username": f"mailer-{i}",
-        "password": {"vault": {"path": f"secret/bench/smtp-{i % distinct}",
-                               "key": "password"}},
-        "maxAttachmentSize": "10MiB",
-        "notifyUser": f"user-{i:05d}",
-    }, labels={"team": f"team-{i // PER_FILE}"})
+    return document(
+        "SmtpSettings",
+        f"smtp-{i:05d}",
+        {
+            "description": f"Invoices of team {i // PER_FILE}",
+            "host": f"smtp-{i % 50}.Example.com",
+            "port": 2525 if changed else 587,
+            "startTlsOnly": True,
+            "from": {"name": f"Billing {i}", "address": f"billing-{i}@example.com"},
+            "username": f"mailer-{i}",
+            "password": {"vault": {"path": f"secret/bench/smtp-{i % distinct}", "key": "password"}},
+            "maxAttachmentSize": "10MiB",
+            "notifyUser": f"user-{i:05d}",
+        },
+        labels={"team": f"team-{i // PER_FILE}"},
+    )
 
 
 def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part)
-

@@ -9,6 +9,8 @@ work="$repo/.demo"
 rm -rf "$work" && mkdir -p "$work"
 cd "$work"
 export SMTPCFG_STORE="sqlite:///$work/smtpcfg.db"
+# Saved plans are signed with this key, and apply checks the signature (see README, apply).
+export SMTPCFG_PLAN_KEY="$(python -c 'import secrets; print(secrets.token_hex(32))')"
 python="$(command -v python)"
 pids=()
 # `bao` in the venv is a launcher that runs the real binary as its child: stop both.
@@ -34,7 +36,10 @@ echo "OpenBao at $VAULT_ADDR with secret/smtp/primary and secret/smtp/transactio
 step "validate the example manifests (offline)"
 smtpcfg validate -f "$repo/examples/smtp.yaml"
 
-step "plan against an empty store (checks every Vault reference), save the plan"
+step "create the store (every other command refuses a store that does not exist)"
+smtpcfg init
+
+step "plan against the empty store (checks every Vault reference), save the plan"
 smtpcfg plan -f "$repo/examples/smtp.yaml" --out plan.json
 
 step "apply the saved plan"

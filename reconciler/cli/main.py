@@ -8,7 +8,7 @@ import sys
 import click
 
 from reconciler import __version__
-from reconciler.cli import delivery_commands, manifest_commands, read_commands
+from reconciler.cli import delivery_commands, init_command, manifest_commands, read_commands
 from reconciler.errors import SmtpcfgError
 
 EXIT_ERROR = 1
@@ -23,15 +23,18 @@ def cli() -> None:
 
     \b
     Typical use:
+      smtpcfg init
       smtpcfg validate -f manifests/
       smtpcfg plan -f manifests/ --out plan.json
       smtpcfg apply plan.json
 
-    The store is chosen by --store or SMTPCFG_STORE (default sqlite:///smtpcfg.db).
+    The store is chosen by --store or SMTPCFG_STORE (default sqlite:///smtpcfg.db,
+    in the current folder); `smtpcfg init` creates it.
     """
 
 
 for command in (
+    *init_command.COMMANDS,
     *manifest_commands.COMMANDS,
     *read_commands.COMMANDS,
     *delivery_commands.COMMANDS,

@@ -14,6 +14,7 @@ from reconciler.cli.options import (
     F,
     manifests_option,
     owning_scope_option,
+    plan_key_option,
     store_option,
     use_color,
 )
@@ -71,8 +72,10 @@ def _vault_options(function: F) -> F:
 
 def _scope_options(function: F) -> F:
     function = click.option(
-        "--take-over", is_flag=True,
-        help="Move declared resources that another scope owns into this one.")(function)
+        "--take-over",
+        is_flag=True,
+        help="Move declared resources that another scope owns into this one.",
+    )(function)
     return owning_scope_option(function)
 
 
@@ -88,19 +91,45 @@ def _source_option(function: F) -> F:
 @click.command()
 @manifests_option(required=True)
 @store_option
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan (JSON, with its digest) for `smtpcfg apply FILE`.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True, help="How to print the plan.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan (JSON, with its digest, and signed if a plan key is set) "
+    "for `smtpcfg apply FILE`.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="How to print the plan.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
 @_threshold_option
 @_source_option
+@plan_key_option
 @_vault_options
 @_scope_options
-def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_format: str,
-         detailed_exitcode: bool, threshold: float, source: str | None,
-         vault_auth: str | None, vault_concurrency: int, scope: str, take_over: bool) -> None:
+def plan(
+    paths: tuple[str, ...],
+    store_url: str,
+    out_path: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    threshold: float,
+    source: str | None,
+    plan_key_file: Path | None,
+    vault_auth: str | None,
+    vault_concurrency: int,
+    scope: str,
+    take_over: bool,
+) -> None:
     """Show what apply would change in the store.
 
     A plan over the safety threshold still succeeds, with a warning: only apply
@@ -111,16 +140,22 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
       smtpcfg plan -f manifests/
       smtpcfg plan -f manifests/ --format markdown --out plan.json > plan.md
       smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
+      SMTPCFG_PLAN_KEY=... smtpcfg plan -f manifests/ --out plan.json   # signed
     """
-    plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency,
-                       scope, take_over)
+    from reconciler.plan.signing import load_key
+
+    key = load_key(plan_key_file, os.environ) if out_path is not None else None
+    plan_ = _make_plan(
+        paths, store_url, threshold, source, vault_auth, vault_concurrency, scope, take_over
+    )
     if out_path is not None:
         from reconciler.plan.planfile import save_plan
 
-        save_plan(plan_, out_path)
+        save_plan(plan_, out_path, key)
     _print_plan(plan_, output_format)
     if out_path is not None and output_format == "text":
-        click.echo(f"Saved the plan to {out_path}. Apply it with: smtpcfg apply {out_path}")
+        signed = " (signed with the plan key)" if key is not None else ""
+        click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
     if detailed_exitcode and plan_.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -131,55 +166,80 @@ def plan(paths: tuple[str, ...], store_url: str, out_path: Path | None, output_f
 @store_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety threshold.")
-@click.option("--actor", metavar="NAME",
-              help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].")
+@click.option(
+    "--actor",
+    metavar="NAME",
+    help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
+)
 @_threshold_option
 @_source_option
+@plan_key_option
 @_vault_options
 @_scope_options
-def apply(plan_file: Path | None, paths: tuple[str, ...], store_url: str, auto_approve: bool,
-          force: bool, actor: str | None, threshold: float, source: str | None,
-          vault_auth: str | None, vault_concurrency: int, scope: str, take_over: bool) -> None:
+def apply(
+    plan_file: Path | None,
+    paths: tuple[str, ...],
+    store_url: str,
+    auto_approve: bool,
+    force: bool,
+    actor: str | None,
+    threshold: float,
+    source: str | None,
+    plan_key_file: Path | None,
+    vault_auth: str | None,
+    vault_concurrency: int,
+    scope: str,
+    take_over: bool,
+) -> None:
     """Apply manifests, or a saved plan, to the store in one transaction.
 
     From manifests, the plan is shown first and applied after you type `yes`
     (or with --auto-approve, which a job without a terminal needs). A saved plan
-    is applied without a prompt if the store has not changed since it was made.
+    is applied without a prompt if it still fits the store: same store, same
+    revision, every "before" as stored. With a plan key, only plans signed with it
+    are applied.
 
     \b
     Examples:
       smtpcfg apply -f manifests/
       smtpcfg apply -f manifests/ --auto-approve --actor ci-bot
       smtpcfg apply plan.json
+      SMTPCFG_PLAN_KEY=... smtpcfg apply plan.json   # refuses unsigned plans
     """
     from reconciler.apply import apply_plan
     from reconciler.provenance import detect_actor
-    from reconciler.store.open import open_store, store_exists
+    from reconciler.store.open import open_existing_store
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
     if plan_file is not None:
         from reconciler.plan.planfile import load_plan
+        from reconciler.plan.signing import load_key
 
-        plan_ = load_plan(plan_file)
+        plan_, note = load_plan(plan_file, load_key(plan_key_file, os.environ))
+        if note is not None:
+            click.echo(f"Note: {note}.", err=True)
         click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
     else:
-        plan_ = _make_plan(paths, store_url, threshold, source, vault_auth, vault_concurrency,
-                           scope, take_over)
+        plan_ = _make_plan(
+            paths, store_url, threshold, source, vault_auth, vault_concurrency, scope, take_over
+        )
         _print_plan(plan_, "text")
         if plan_.has_changes and not auto_approve:
             _confirm()
     if not plan_.has_changes and not plan_.observations():
         click.echo("Nothing to apply.")
         return
-    if plan_.store.store_id and not store_exists(store_url):
-        raise SmtpcfgError(f"the plan was made against store {plan_.store.store_id}, but "
-                           f"{store_url} does not exist")
-    store = open_store(store_url, create=True)
+    store = open_existing_store(store_url)
     try:
-        revision = apply_plan(plan_, store, actor=detect_actor(actor, os.environ),
-                              source=source if plan_file else None, threshold=threshold,
-                              force=force)
+        revision = apply_plan(
+            plan_,
+            store,
+            actor=detect_actor(actor, os.environ),
+            source=source if plan_file else None,
+            threshold=threshold,
+            force=force,
+        )
     finally:
         store.close()
     counts = plan_.summary()
@@ -196,27 +256,41 @@ def _confirm() -> None:
             "refusing to apply without confirmation: there is no terminal to ask on; "
             "review the plan and pass --auto-approve, or apply a saved plan file"
         )
-    answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="",
-                          show_default=False)
+    answer = click.prompt(
+        "Apply these changes? Only 'yes' will be accepted", default="", show_default=False
+    )
     if answer != "yes":
         raise SmtpcfgError("apply cancelled; nothing was changed")
 
 
-def _make_plan(paths: tuple[str, ...], store_url: str, threshold: float, source: str | None,
-               vault_auth: str | None, vault_concurrency: int, scope: str,
-               take_over: bool) -> Plan:
+def _make_plan(
+    paths: tuple[str, ...],
+    store_url: str,
+    threshold: float,
+    source: str | None,
+    vault_auth: str | None,
+    vault_concurrency: int,
+    scope: str,
+    take_over: bool,
+) -> Plan:
     from reconciler.manifests.load import load_manifests
     from reconciler.plan.build import make_plan
     from reconciler.provenance import detect_source
-    from reconciler.store.open import open_store
+    from reconciler.store.open import open_existing_store
 
     manifests = load_manifests(paths)
-    store = open_store(store_url, create=False)
+    store = open_existing_store(store_url)
     try:
-        return make_plan(manifests, store, scope=scope, take_over=take_over, threshold=threshold,
-                         source=detect_source(source, os.environ, manifests.files),
-                         resolver=resolver_factory(vault_auth),
-                         vault_concurrency=vault_concurrency)
+        return make_plan(
+            manifests,
+            store,
+            scope=scope,
+            take_over=take_over,
+            threshold=threshold,
+            source=detect_source(source, os.environ, manifests.files),
+            resolver=resolver_factory(vault_auth),
+            vault_concurrency=vault_concurrency,
+        )
     finally:
         store.close()
 

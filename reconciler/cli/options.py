@@ -6,25 +6,54 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from click.core import ParameterSource
 
 from reconciler.model import DEFAULT_SCOPE
 from reconciler.store.open import DEFAULT_STORE_URL
 
 F = Callable[..., Any]
+STORE_VARIABLE = "SMTPCFG_STORE"
+
+
+def _store_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty URL is an error, never the default: an empty SMTPCFG_STORE is what a CI
+    job gets for a missing secret, and must not plan against a store of its own."""
+    given = ctx.get_parameter_source("store_url")
+    if given is ParameterSource.DEFAULT and os.environ.get(STORE_VARIABLE) is not None:
+        value = os.environ[STORE_VARIABLE]  # click passes over an empty variable
+    if not value.strip():
+        where = "--store" if given is ParameterSource.COMMANDLINE else STORE_VARIABLE
+        raise click.UsageError(
+            f"{where} is empty: give the store's URL (sqlite:///PATH or postgresql://...)"
+        )
+    return value
 
 
 def store_option(function: F) -> F:
     return click.option(
         "--store",
         "store_url",
-        envvar="SMTPCFG_STORE",
+        envvar=STORE_VARIABLE,
         default=DEFAULT_STORE_URL,
         show_default=True,
         metavar="URL",
-        help="Target store: sqlite:///PATH or postgresql://... [env: SMTPCFG_STORE]",
+        callback=_store_url,
+        help="The store: sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+        "postgresql://...; `smtpcfg init` creates it [env: SMTPCFG_STORE]",
+    )(function)
+
+
+def plan_key_option(function: F) -> F:
+    return click.option(
+        "--plan-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="File holding the key that signs saved plans (plan --out) and that apply "
+        "checks them with [default: the key in $SMTPCFG_PLAN_KEY, if set].",
     )(function)
 
 
@@ -33,8 +62,9 @@ _SCOPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
 def _scope_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not _SCOPE_NAME.match(value):
-        raise click.BadParameter(f"{value!r} is not a valid scope name: lowercase letters, "
-                                 "digits, '-' and '.'")
+        raise click.BadParameter(
+            f"{value!r} is not a valid scope name: lowercase letters, digits, '-' and '.'"
+        )
     return value
 
 
@@ -52,8 +82,9 @@ def owning_scope_option(function: F) -> F:
 
 def filter_scope_option(function: F) -> F:
     """An optional scope filter for reading commands."""
-    return click.option("--scope", callback=_scope_name,
-                        help="Only resources of this scope [default: every scope].")(function)
+    return click.option(
+        "--scope", callback=_scope_name, help="Only resources of this scope [default: every scope]."
+    )(function)
 
 
 def manifests_option(required: bool) -> Callable[[F], F]:

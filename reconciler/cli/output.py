@@ -14,13 +14,10 @@ if TYPE_CHECKING:
 
 @contextmanager
 def reading(store_url: str) -> Iterator[Store]:
-    """The store, for reading: a missing SQLite file reads as empty and is not created."""
-    from reconciler.store.open import open_store, store_exists
+    """The store, for reading; one that does not exist is refused, not created."""
+    from reconciler.store.open import open_existing_store
 
-    if not store_exists(store_url):
-        click.echo(f"Note: store {store_url} does not exist yet; nothing was applied to it.",
-                   err=True)
-    store = open_store(store_url, create=False)
+    store = open_existing_store(store_url)
     try:
         yield store
     finally:
@@ -30,5 +27,6 @@ def reading(store_url: str) -> Iterator[Store]:
 def echo_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-                   .rstrip())
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

@@ -77,8 +77,11 @@ class Document:
                     break
                 key_node, node = found
                 mark = key_node.start_mark
-            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-                  and 0 <= part < len(node.value)):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
                 node = node.value[part]
                 mark = node.start_mark
             else:
@@ -87,19 +90,29 @@ class Document:
 
 
 def read_documents(text: str, file: str) -> Iterator[Document]:
-    """Yield each non-empty document of `text`; raise YamlError on the first bad one."""
+    """Yield each non-empty document of `text`; raise YamlError on the first bad one.
+
+    Empty documents (nothing, or only comments, between `---` lines) are skipped, as
+    kubectl skips them: a trailing `---` or a doubled one is not an error.
+    """
     source = _Source(text)
     loader = _Loader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
+            if node is None or _is_empty(node):
                 continue
             data = _Builder(file).build(node)
             mark = node.start_mark
-            yield Document(file=file, index=index, data=data, source=source,
-                           line=mark.line + 1, column=mark.column + 1)
+            yield Document(
+                file=file,
+                index=index,
+                data=data,
+                source=source,
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
             index += 1
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -119,7 +132,7 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is not None:
+            if node is not None and not _is_empty(node):
                 yield node
     except yaml.YAMLError:
         return
@@ -127,18 +140,28 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
         loader.dispose()
 
 
+def _is_empty(node: yaml.Node) -> bool:
+    """A document with no content at all; an explicit `null` is content (and refused)."""
+    return type(node) is yaml.ScalarNode and node.tag == _NULL and node.value == ""
+
+
 def _position(file: str, mark: yaml.Mark) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
 _STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 #: Plain scalars' constructors, called directly: what `construct_object` ends up doing for
 #: them, without its bookkeeping of every node it ever built.
 _SCALAR_CONSTRUCTORS = {
     tag: _scalars.yaml_constructors[tag]
-    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                "tag:yaml.org,2002:float")
+    for tag in (
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    )
 }
 
 
@@ -176,8 +199,9 @@ class _Builder:
         seen = self.seen
         if id(node) in seen:
             # The composer hands back the very same node object for an alias.
-            raise YamlError(_position(self.file, node.start_mark),
-                            "YAML anchors and aliases are not allowed")
+            raise YamlError(
+                _position(self.file, node.start_mark), "YAML anchors and aliases are not allowed"
+            )
         seen.add(id(node))
         if type(node) is yaml.ScalarNode:
             return _scalar(node)
@@ -191,12 +215,15 @@ class _Builder:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                raise YamlError(_position(self.file, key_node.start_mark),
-                                "YAML merge keys (<<) are not allowed")
+                raise YamlError(
+                    _position(self.file, key_node.start_mark),
+                    "YAML merge keys (<<) are not allowed",
+                )
             key = _key(key_node)
             if not isinstance(key, str):
-                raise YamlError(_position(self.file, key_node.start_mark),
-                                "mapping keys must be strings")
+                raise YamlError(
+                    _position(self.file, key_node.start_mark), "mapping keys must be strings"
+                )
             if key in result:
                 first = _field(node, key)
                 assert first is not None

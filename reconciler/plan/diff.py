@@ -14,8 +14,13 @@ from reconciler.plan.model import ABSENT, Change, FieldChange
 RENAMED_FROM = "smtpcfg.dev/renamed-from"
 
 
-def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], *,
-         scope: str, take_over: bool = False) -> list[Change]:
+def diff(
+    desired: Mapping[ResourceKey, Resource],
+    actual: list[StoredResource],
+    *,
+    scope: str,
+    take_over: bool = False,
+) -> list[Change]:
     """Changes in apply order: creates and updates by kind order, then deletes reversed.
 
     `actual` is the whole store; only resources of `scope` may be updated or deleted.
@@ -41,8 +46,11 @@ def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], 
         elif key in replaced:
             old = stored[replaced[key]]
             before = old.body()
-            writes.append(Change("replace", key, before, after, field_changes(before, after),
-                                 previous=old.key))
+            writes.append(
+                Change(
+                    "replace", key, before, after, field_changes(before, after), previous=old.key
+                )
+            )
         else:
             writes.append(Change("create", key, None, after, field_changes({}, after)))
     gone = set(replaced.values())
@@ -54,8 +62,11 @@ def diff(desired: Mapping[ResourceKey, Resource], actual: list[StoredResource], 
     return writes + deletes
 
 
-def _refuse_foreign(desired: Mapping[ResourceKey, Resource],
-                    stored: Mapping[ResourceKey, StoredResource], scope: str) -> None:
+def _refuse_foreign(
+    desired: Mapping[ResourceKey, Resource],
+    stored: Mapping[ResourceKey, StoredResource],
+    scope: str,
+) -> None:
     foreign = [
         f"{key} is owned by scope {stored[key].scope!r}"
         for key in sorted(desired, key=lambda k: k.sort_key)
@@ -91,6 +102,11 @@ def dangling_references(
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
     """Per-field differences, as dotted paths; Vault references count as one field."""
     old, new = _flatten(before), _flatten(after)
+    # Creates and deletes (one side empty) are most of a large plan: nothing to compare.
+    if not old:
+        return [FieldChange(path, after=new[path]) for path in sorted(new, key=_field_order)]
+    if not new:
+        return [FieldChange(path, before=old[path]) for path in sorted(old, key=_field_order)]
     return [
         FieldChange(path, old.get(path, ABSENT), new.get(path, ABSENT))
         for path in sorted(old.keys() | new.keys(), key=_field_order)

@@ -2,7 +2,9 @@
 
 The JSON form (`Plan.to_json`) is published as `schemas/plan.schema.json`. A saved plan
 is that JSON plus `digest`, the SHA-256 of the rest, so a reviewer can tie an apply to
-the plan they read and `apply` can refuse a file edited after it was made.
+the plan they read and `apply` can refuse a file edited after it was made. The digest's
+recipe is public, so it proves nothing about who made the plan: a signature does (see
+`planfile`), and `apply` checks the plan against the store in any case (see `verify`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any, Literal
 from reconciler.model import ResourceKey
 from reconciler.store.base import StoreState
 
-FORMAT_VERSION = 1
+#: 2: the store's write id, and the optional signature.
+FORMAT_VERSION = 2
 
 Action = Literal["create", "update", "delete", "replace"]
 
@@ -123,15 +126,12 @@ class Plan:
         """The SHA-256 of the plan's content. A plan is not changed once made, so it is
         computed once (it costs a full JSON encoding of a large plan)."""
         if self._digest is None:
-            self._digest = digest_of(self._body())
+            self._digest = digest_of(self.content())
         return self._digest
 
-    def audit_changes(self) -> list[dict[str, Any]]:
-        """What the audit log keeps of each change: the JSON form without whole bodies."""
-        return [
-            {key: value for key, value in change.items() if key not in ("before", "after")}
-            for change in self._body()["changes"]
-        ]
+    def content(self) -> bytes:
+        """The canonical bytes the digest and a signature cover."""
+        return canonical_json(self._body())
 
     def observations(self) -> dict[str, int]:
         """Password versions to record: those read now that the store has not recorded."""
@@ -157,6 +157,7 @@ class Plan:
                 "url": self.store_url,
                 "id": self.store.store_id,
                 "revision": self.store.revision,
+                "writeId": self.store.write_id,
                 "resourceCount": self.resource_count,
             },
             "summary": self.summary(),
@@ -171,7 +172,7 @@ class Plan:
         store = data["store"]
         return cls(
             store_url=store["url"],
-            store=StoreState(store["id"], store["revision"]),
+            store=StoreState(store["id"], store["revision"], store["writeId"]),
             scope=data["scope"],
             created_at=data["createdAt"],
             source=data["source"],
@@ -184,6 +185,21 @@ class Plan:
         )
 
 
-def digest_of(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def audit_changes(changes: list[Change]) -> list[dict[str, Any]]:
+    """What the audit log keeps of each change: the JSON form without whole bodies."""
+    return [
+        {key: value for key, value in change.to_json().items() if key not in ("before", "after")}
+        for change in changes
+    ]
+
+
+def canonical_json(body: dict[str, Any]) -> bytes:
+    """The bytes a plan's digest and signature are computed over: sorted keys, no
+    whitespace, UTF-8."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def digest_of(content: bytes) -> str:
+    """A plan's digest, from its `canonical_json`."""
+    return "sha256:" + hashlib.sha256(content).hexdigest()

@@ -14,23 +14,36 @@ MIN_RESOURCES = 10
 
 
 def threshold_breach(plan: Plan, percent: float) -> str | None:
-    """Why `plan` exceeds the threshold, or None when it does not."""
+    """Why `plan` exceeds the threshold, or None when it does not.
+
+    Deletes and replaces both take identities away, so they share one budget; the
+    message names each as what it is.
+    """
     existing = plan.resource_count
     counts = plan.summary()
-    if existing and counts["delete"] + counts["replace"] == existing and not (
-        counts["create"] or counts["update"]
+    if (
+        existing
+        and counts["delete"] == existing
+        and not (counts["create"] or counts["update"] or counts["replace"])
     ):
         # An empty folder or a wrong -f path plans as "delete everything", whatever the size.
-        return (f"the plan would delete every one of the {existing} resources of scope "
-                f"{plan.scope!r} and create none; apply needs --force")
+        return (
+            f"the plan would delete every one of the {existing} resources of scope "
+            f"{plan.scope!r} and create none; apply needs --force"
+        )
     if existing < MIN_RESOURCES:
         return None
-    for verb, count in (("update", counts["update"]),
-                        ("delete", counts["delete"] + counts["replace"])):
+    removals = " and ".join(
+        f"{verb} {counts[verb]}" for verb in ("delete", "replace") if counts[verb]
+    )
+    for what, count in (
+        (f"update {counts['update']}", counts["update"]),
+        (removals, counts["delete"] + counts["replace"]),
+    ):
         share = 100.0 * count / existing
         if share > percent:
             return (
-                f"the plan would {verb} {count} of {existing} stored resources ({share:.0f} %), "
+                f"the plan would {what} of {existing} stored resources ({share:.0f} %), "
                 f"more than the safety threshold of {percent:g} %; apply needs --force"
             )
     return None

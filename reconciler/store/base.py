@@ -6,6 +6,7 @@ import this module, so it must not import manifest or plan code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -22,16 +23,23 @@ class StoreError(SmtpcfgError):
     """The store cannot be opened, read or written."""
 
 
+class StoreMissingError(StoreError):
+    """The store was never created (`smtpcfg init` creates it)."""
+
+
 class StaleStateError(StoreError):
     """The store moved on since the plan was made; the plan no longer applies."""
 
 
 @dataclass(frozen=True)
 class StoreState:
-    """What a plan was made against. `store_id` is empty for a store not yet created."""
+    """What a plan was made against: the store's random id (given at creation), its
+    revision, and the random id of its last write. Two copies of one store share id and
+    revision until either is written; the write id then tells them apart."""
 
     store_id: str
     revision: int
+    write_id: str
 
 
 @dataclass(frozen=True)
@@ -87,22 +95,33 @@ class PendingAudit:
     secrets: list[dict[str, Any]]
 
 
+#: Called by `Store.apply` inside its transaction and lock with every resource as stored
+#: now; returns the writes and the audit record, or raises to refuse (nothing is written).
+PrepareApply = Callable[[list[StoredResource]], tuple[list[Write], PendingAudit]]
+
+
 class Store(Outbox, Protocol):
     """Resources, their history and the outbox; one apply is one transaction."""
 
+    #: Where the store is, as commands print it: an absolute SQLite path, a PostgreSQL URL
+    #: without its password.
     url: str
+    #: The migrations this open applied (all of them for a store just created).
+    migrated: tuple[int, ...]
 
     def state(self) -> StoreState: ...
 
-    def resources(self, kind: str | None = None, scope: str | None = None
-                  ) -> list[StoredResource]: ...
+    def resources(
+        self, kind: str | None = None, scope: str | None = None
+    ) -> list[StoredResource]: ...
 
     def resource(self, key: ResourceKey) -> StoredResource | None: ...
 
-    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+    def apply(self, expected: StoreState, prepare: PrepareApply) -> int:
         """Write all or nothing under the store's lock; return the new revision.
 
-        Raises StaleStateError, changing nothing, when the store is not at `expected`.
+        Raises StaleStateError, changing nothing, when the store is not at `expected`, and
+        whatever `prepare` raises, changing nothing either.
         """
         ...
 

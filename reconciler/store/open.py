@@ -1,4 +1,10 @@
-"""Choose the store backend from a URL (`--store` / `SMTPCFG_STORE`)."""
+"""Choose the store backend from a URL (`--store` / `SMTPCFG_STORE`).
+
+SQLite URLs follow SQLAlchemy's rule: `sqlite:///relative/path` (three slashes) is
+relative to the current folder, `sqlite:////absolute/path` (four) is absolute. Stores
+are shown by their absolute path, so a URL that means something else than intended is
+visible in every command's output.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +14,40 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.store.base import Store, StoreError
 
 DEFAULT_STORE_URL = "sqlite:///smtpcfg.db"
+INIT_HINT = "create it with `smtpcfg init --store URL`"
 
 
 def open_store(url: str, *, create: bool) -> Store:
-    """Open the store at `url`. Without `create`, a missing SQLite file reads as empty.
+    """Open the store at `url` and bring an older schema up to date.
 
-    A PostgreSQL database is always migrated on open: it is shared and long-lived, and
-    its schema is created once by whoever comes first.
+    With `create` (`smtpcfg init`), a store that does not exist is created; without it,
+    such a store is refused (StoreMissingError), and nothing is left behind.
     """
+    if not url.strip():
+        raise StoreError("no store given: --store or SMTPCFG_STORE is empty")
     path = _sqlite_path(url)
     if path is not None:
         from reconciler.store.sqlite import SqliteStore
 
-        return SqliteStore.open(url, path, create=create)
+        return SqliteStore.open(sqlite_url(path), path, create=create)
     if url.startswith(("postgresql://", "postgres://")):
         from reconciler.store.postgres import PostgresStore
 
-        return PostgresStore.open(url, redact_url(url))
+        return PostgresStore.open(url, redact_url(url), create=create)
     raise StoreError(
         f"unsupported store URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
     )
 
 
 def open_existing_store(url: str) -> Store:
-    """Open a store that must already exist: runners and enqueuers need applied settings,
+    """Open a store that must already exist: every command but `init` refuses to make one,
     so a typo in `--store` is an error rather than a new, empty store."""
-    if not store_exists(url):
-        raise StoreError(
-            f"store {url} does not exist: apply manifests to it first, or check --store / "
-            "SMTPCFG_STORE"
-        )
     return open_store(url, create=False)
 
 
-def store_exists(url: str) -> bool:
-    """False only for a SQLite file that is not there; a database server is asked on open."""
-    path = _sqlite_path(url)
-    return path is None or path.exists()
+def sqlite_url(path: Path) -> str:
+    """The URL of a SQLite file, by its absolute path (`sqlite:////abs/path`)."""
+    return f"sqlite:///{path.resolve()}"
 
 
 def _sqlite_path(url: str) -> Path | None:

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import (
     AuditEntry,
-    PendingAudit,
+    PrepareApply,
     StoreError,
+    StoreMissingError,
     StoreState,
     Write,
 )
+from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
+from reconciler.store.open import INIT_HINT
 from reconciler.store.postgres_outbox import PostgresOutbox
 from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
 from reconciler.store.stale import ensure_current
@@ -41,27 +44,34 @@ LOCK_TIMEOUT = 30
 class PostgresStore(PostgresOutbox):
     def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
         self.url = url
+        self.migrated: tuple[int, ...] = ()
         self._db = connection
 
     @classmethod
-    def open(cls, url: str, display_url: str) -> PostgresStore:
+    def open(cls, url: str, display_url: str, *, create: bool) -> PostgresStore:
+        """Connect and bring the schema up to date; with `create`, make the store (and its
+        schema) if need be, else refuse a store that is not there."""
         import psycopg
 
         try:
-            connection = psycopg.connect(url, autocommit=True, connect_timeout=10,
-                                         application_name="smtpcfg")
+            connection = psycopg.connect(
+                url, autocommit=True, connect_timeout=10, application_name="smtpcfg"
+            )
         except psycopg.Error as error:
             raise StoreError(f"cannot open store {display_url}: {_reason(error)}") from None
         store = cls(display_url, connection)
-        store._migrate()
+        try:
+            store._migrate(create=create)
+        except BaseException:
+            connection.close()
+            raise
         return store
 
     def state(self) -> StoreState:
-        row = self._one("SELECT store_id, revision FROM store_info")
-        return StoreState(store_id=row[0], revision=row[1])
+        row = self._one("SELECT store_id, revision, write_id FROM store_info")
+        return StoreState(store_id=row[0], revision=row[1], write_id=row[2])
 
-    def resources(self, kind: str | None = None, scope: str | None = None
-                  ) -> list[StoredResource]:
+    def resources(self, kind: str | None = None, scope: str | None = None) -> list[StoredResource]:
         rows = self._db.execute(
             f"SELECT {RESOURCE_COLUMNS} FROM resources"
             " WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)"
@@ -77,24 +87,35 @@ class PostgresStore(PostgresOutbox):
         ).fetchone()
         return _resource(row) if row else None
 
-    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+    def apply(self, expected: StoreState, prepare: PrepareApply) -> int:
         import psycopg
 
         try:
             with self._locked_transaction(APPLY_LOCK):
                 current = self.state()
                 ensure_current(expected, current)
+                writes, audit = prepare(self.resources())
                 revision = current.revision + 1
                 # One pipeline: every write goes out before the first reply is awaited.
                 with self._db.pipeline():
                     self._write_resources(writes)
-                    self._db.execute("UPDATE store_info SET revision = %s", (revision,))
+                    self._db.execute(
+                        "UPDATE store_info SET revision = %s, write_id = %s",
+                        (revision, new_write_id()),
+                    )
                     self._db.execute(
                         "INSERT INTO audit_log (revision, applied_at, scope, actor, source,"
                         " plan_digest, changes, secrets)"
                         " VALUES (%s, now(), %s, %s, %s, %s, %s, %s)",
-                        (revision, audit.scope, audit.actor, audit.source, audit.plan_digest,
-                         _json(audit.changes), _json(audit.secrets)),
+                        (
+                            revision,
+                            audit.scope,
+                            audit.actor,
+                            audit.source,
+                            audit.plan_digest,
+                            _json(audit.changes),
+                            _json(audit.secrets),
+                        ),
                     )
         except psycopg.errors.LockNotAvailable:
             raise StoreError(
@@ -127,15 +148,18 @@ class PostgresStore(PostgresOutbox):
         batches = WriteBatches.of(writes, _json)
         statements = [
             ("DELETE FROM resources WHERE kind = %s AND name = %s", batches.deletes),
-            (f"INSERT INTO resources ({RESOURCE_COLUMNS})"
-             " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
-             [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in batches.creates]),
-            ("UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
-             " spec = %s, status = %s, scope = %s, updated_at = now()"
-             " WHERE kind = %s AND name = %s",
-             [(*rest, kind, name) for kind, name, *rest in batches.updates]),
-            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s",
-             batches.statuses),
+            (
+                f"INSERT INTO resources ({RESOURCE_COLUMNS})"
+                " VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, now(), now())",
+                [(kind, name, str(uuid.uuid4()), *rest) for kind, name, *rest in batches.creates],
+            ),
+            (
+                "UPDATE resources SET generation = generation + 1, labels = %s, annotations = %s,"
+                " spec = %s, status = %s, scope = %s, updated_at = now()"
+                " WHERE kind = %s AND name = %s",
+                [(*rest, kind, name) for kind, name, *rest in batches.updates],
+            ),
+            ("UPDATE resources SET status = %s WHERE kind = %s AND name = %s", batches.statuses),
         ]
         for statement, rows in statements:
             if rows:  # an empty executemany still costs a pipeline round trip
@@ -144,8 +168,10 @@ class PostgresStore(PostgresOutbox):
     @contextmanager
     def _locked_transaction(self, lock: int) -> Iterator[None]:
         with self._db.transaction():
-            self._db.execute("SELECT set_config('lock_timeout', %s, true),"
-                             " pg_advisory_xact_lock(%s)", (f"{LOCK_TIMEOUT}s", lock))
+            self._db.execute(
+                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                (f"{LOCK_TIMEOUT}s", lock),
+            )
             yield
 
     def _one(self, query: str) -> tuple[Any, ...]:
@@ -153,40 +179,87 @@ class PostgresStore(PostgresOutbox):
         assert row is not None
         return row
 
-    def _migrate(self) -> None:
+    def _migrate(self, *, create: bool) -> None:
         """Bring the schema up to date, once, whoever opens the store first.
 
         Roles that may only read and write rows (runners, CI) never reach the DDL: it
-        runs only when a migration is pending.
+        runs only when a migration is pending. Migrations (and `init`'s CREATE SCHEMA)
+        run under a transaction-scoped advisory lock, and the version is read again
+        inside it, so concurrent first opens migrate once.
         """
         import psycopg
 
         try:
-            if not pending("postgresql", self._schema_version(), self.url):
+            applied = self._applied_migrations()
+            if applied is None and not create:
+                raise StoreMissingError(
+                    f"store {self.url} ({self._where()}) does not exist: {INIT_HINT}"
+                )
+            if applied is not None and not pending("postgresql", applied, self.url):
                 return
             with self._locked_transaction(MIGRATE_LOCK):
+                if create:
+                    self._create_schema()
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations"
                     " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
                 )
-                for migration in pending("postgresql", self._schema_version(), self.url):
+                todo = pending("postgresql", self._applied_migrations() or set(), self.url)
+                for migration in todo:
                     self._db.execute(migration.sql.encode())
                     self._db.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, now())",
                         (migration.version,),
                     )
                 self._db.execute(
-                    "INSERT INTO store_info (singleton, store_id, revision) VALUES (1, %s, 0)"
-                    " ON CONFLICT (singleton) DO NOTHING",
-                    (str(uuid.uuid4()),),
+                    "INSERT INTO store_info (singleton, store_id, revision, write_id)"
+                    " VALUES (1, %s, 0, %s) ON CONFLICT (singleton) DO NOTHING",
+                    (new_store_id(), new_write_id()),
                 )
         except psycopg.Error as error:
             raise StoreError(f"cannot prepare store {self.url}: {_reason(error)}") from None
+        self.migrated = tuple(migration.version for migration in todo)
 
-    def _schema_version(self) -> int:
+    def _applied_migrations(self) -> set[int] | None:
+        """The migration numbers the store has had; None when it has no schema at all."""
         if self._one("SELECT to_regclass('schema_migrations')")[0] is None:
-            return 0
-        return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0])
+            return None
+        rows = self._db.execute("SELECT version FROM schema_migrations").fetchall()
+        return {row[0] for row in rows}
+
+    def _target_schema(self) -> str | None:
+        """The schema the store lives in: the first of the connection's search_path when
+        the URL (or the role or database) sets one, else the server's current schema."""
+        setting, source, current, user = self._one(
+            "SELECT setting, source, current_schema(), current_user FROM pg_settings"
+            " WHERE name = 'search_path'"
+        )
+        if source == "default":
+            return str(current) if current is not None else None
+        first = str(setting).split(",")[0].strip().strip('"')
+        return str(user) if first == "$user" else first or None
+
+    def _where(self) -> str:
+        database = self._one("SELECT current_database()")[0]
+        return f"database {database}, schema {self._target_schema() or '(none)'}"
+
+    def _create_schema(self) -> None:
+        """CREATE SCHEMA for `init`, only when it is missing: a role that may not create
+        schemas can still init a store in one made for it."""
+        from psycopg import sql
+
+        schema = self._target_schema()
+        if schema is None:
+            raise StoreError(
+                f"store {self.url} names no schema: add options=-csearch_path%3DNAME to its URL"
+            )
+        exists = self._db.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
+        if exists is None:
+            self._db.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            )
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))

@@ -14,12 +14,15 @@ from typing import Any
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import (
     AuditEntry,
-    PendingAudit,
+    PrepareApply,
     StoreError,
+    StoreMissingError,
     StoreState,
     Write,
 )
+from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
+from reconciler.store.open import INIT_HINT
 from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
 from reconciler.store.sqlite_outbox import SqliteOutbox
 from reconciler.store.stale import ensure_current
@@ -35,34 +38,41 @@ class SqliteStore(SqliteOutbox):
     def __init__(self, url: str, path: Path, connection: sqlite3.Connection) -> None:
         self.url = url
         self.path = path
+        self.migrated: tuple[int, ...] = ()
         self._db = connection
 
     @classmethod
     def open(cls, url: str, path: Path, *, create: bool) -> SqliteStore:
-        """Open (and migrate) the store at `path`.
+        """Open (and migrate) the store at `path`; with `create`, make it if need be.
 
-        Without `create`, a missing file reads as an empty store and is not created:
-        `plan` and `get` must not leave files behind.
+        Without `create`, a missing file is refused and not created: only `smtpcfg init`
+        makes stores, so a mistyped path never becomes a new, empty one.
         """
-        exists = path.exists()
-        if not exists and create:
+        if not path.exists():
+            if not create:
+                raise StoreMissingError(f"store {url} does not exist: {INIT_HINT}")
             _create_private_file(path)
-        target = str(path) if exists or create else ":memory:"
         try:
-            connection = sqlite3.connect(target, timeout=LOCK_TIMEOUT, isolation_level=None)
-            connection.execute("PRAGMA foreign_keys = ON")
-            store = cls(url, path, connection)
-            store._migrate(assign_id=exists or create)
+            connection = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT, isolation_level=None)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open store {url}: {error}") from None
+        store = cls(url, path, connection)
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            store._migrate(create=create)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise StoreError(f"cannot open store {url}: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
         return store
 
     def state(self) -> StoreState:
-        row = self._db.execute("SELECT store_id, revision FROM store_info").fetchone()
-        return StoreState(store_id=row[0], revision=row[1])
+        row = self._db.execute("SELECT store_id, revision, write_id FROM store_info").fetchone()
+        return StoreState(store_id=row[0], revision=row[1], write_id=row[2])
 
-    def resources(self, kind: str | None = None, scope: str | None = None
-                  ) -> list[StoredResource]:
+    def resources(self, kind: str | None = None, scope: str | None = None) -> list[StoredResource]:
         rows = self._db.execute(
             f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE (? IS NULL OR kind = ?)"
             " AND (? IS NULL OR scope = ?) ORDER BY kind, name",
@@ -77,27 +87,38 @@ class SqliteStore(SqliteOutbox):
         ).fetchone()
         return _resource(row) if row else None
 
-    def apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+    def apply(self, expected: StoreState, prepare: PrepareApply) -> int:
         try:
-            return self._apply(writes, expected, audit)
+            return self._apply(expected, prepare)
         except sqlite3.DatabaseError as error:
             raise StoreError(
                 f"apply failed and was rolled back; nothing changed: {error}"
             ) from None
 
-    def _apply(self, writes: list[Write], expected: StoreState, audit: PendingAudit) -> int:
+    def _apply(self, expected: StoreState, prepare: PrepareApply) -> int:
         with self._write_transaction():
             current = self.state()
             ensure_current(expected, current)
+            writes, audit = prepare(self.resources())
             now = utc_now()
             self._write_resources(writes, now)
             revision = current.revision + 1
-            self._db.execute("UPDATE store_info SET revision = ?", (revision,))
+            self._db.execute(
+                "UPDATE store_info SET revision = ?, write_id = ?", (revision, new_write_id())
+            )
             self._db.execute(
                 "INSERT INTO audit_log (revision, applied_at, scope, actor, source, plan_digest,"
                 " changes, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (revision, now, audit.scope, audit.actor, audit.source, audit.plan_digest,
-                 _dump(audit.changes), _dump(audit.secrets)),
+                (
+                    revision,
+                    now,
+                    audit.scope,
+                    audit.actor,
+                    audit.source,
+                    audit.plan_digest,
+                    _dump(audit.changes),
+                    _dump(audit.secrets),
+                ),
             )
         return revision
 
@@ -117,13 +138,13 @@ class SqliteStore(SqliteOutbox):
 
     def _write_resources(self, writes: list[Write], now: str) -> None:
         batches = WriteBatches.of(writes, _dump)
-        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?",
-                             batches.deletes)
+        self._db.executemany("DELETE FROM resources WHERE kind = ? AND name = ?", batches.deletes)
         self._db.executemany(
-            f"INSERT INTO resources ({RESOURCE_COLUMNS})"
-            " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-            [(kind, name, str(uuid.uuid4()), *rest, now, now)
-             for kind, name, *rest in batches.creates],
+            f"INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (kind, name, str(uuid.uuid4()), *rest, now, now)
+                for kind, name, *rest in batches.creates
+            ],
         )
         self._db.executemany(
             "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
@@ -148,28 +169,52 @@ class SqliteStore(SqliteOutbox):
             raise
         self._db.execute("COMMIT")
 
-    def _migrate(self, *, assign_id: bool) -> None:
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        applied = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
-        for migration in pending("sqlite", applied, self.url):
-            with self._write_transaction():
+    def _migrate(self, *, create: bool) -> None:
+        """Create or migrate the schema once, however many processes open it at once.
+
+        The version is read again inside the write lock (BEGIN IMMEDIATE), and every
+        pending migration runs in that one transaction: whoever gets the lock first
+        migrates, the others find nothing left to do.
+        """
+        applied = self._applied_migrations()
+        if applied is None and not create:
+            raise StoreMissingError(f"store {self.url} holds no smtpcfg store: {INIT_HINT}")
+        if applied is not None and not pending("sqlite", applied, self.url) and self._has_info():
+            return
+        with self._write_transaction():
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            todo = pending("sqlite", self._applied_migrations() or set(), self.url)
+            for migration in todo:
                 for statement in _statements(migration.sql):
                     self._db.execute(statement)
                 self._db.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (migration.version, utc_now()),
                 )
-        if self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0] == 0:
-            store_id = str(uuid.uuid4()) if assign_id else ""
-            with self._write_transaction():
+            if not self._has_info():
                 self._db.execute(
-                    "INSERT OR IGNORE INTO store_info (singleton, store_id, revision)"
-                    " VALUES (1, ?, 0)",
-                    (store_id,),
+                    "INSERT INTO store_info (singleton, store_id, revision, write_id)"
+                    " VALUES (1, ?, 0, ?)",
+                    (new_store_id(), new_write_id()),
                 )
+        self.migrated = tuple(migration.version for migration in todo)
+
+    def _applied_migrations(self) -> set[int] | None:
+        """The migration numbers the store has had; None when it has no schema at all."""
+        if (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            ).fetchone()
+            is None
+        ):
+            return None
+        return {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
+
+    def _has_info(self) -> bool:
+        return bool(self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0])
 
 
 def _create_private_file(path: Path) -> None:

@@ -10,7 +10,7 @@ import yaml
 from reconciler.store.migrations import migrations
 from tests.support.cli import Cli
 from tests.support.manifests import settings, user, write_manifests
-from tests.support.stores import backend, execute
+from tests.support.stores import POSTGRES_URL, backend, execute
 
 
 def _apply(cli: Cli, tmp_path: Path, scope: str, documents: list[dict], *extra: str) -> str:
@@ -29,10 +29,12 @@ def test_each_scope_creates_updates_and_deletes_only_its_own(cli: Cli, tmp_path:
     _apply(cli, tmp_path, "billing", [user("alice")])
     items = json.loads(cli("get", "-o", "json").stdout)["items"]
     assert {(i["metadata"]["name"], i["metadata"]["scope"]) for i in items} == {
-        ("alice", "billing"), ("carol", "support")}
-    assert json.loads(cli("plan", "-f", "support.yaml", "--scope", "support", "--format",
-                          "json").stdout)["summary"] == {
-        "create": 0, "update": 0, "replace": 0, "delete": 0}
+        ("alice", "billing"),
+        ("carol", "support"),
+    }
+    assert json.loads(
+        cli("plan", "-f", "support.yaml", "--scope", "support", "--format", "json").stdout
+    )["summary"] == {"create": 0, "update": 0, "replace": 0, "delete": 0}
 
 
 def test_a_name_owned_by_another_scope_needs_take_over(cli: Cli, tmp_path: Path) -> None:
@@ -44,8 +46,12 @@ def test_a_name_owned_by_another_scope_needs_take_over(cli: Cli, tmp_path: Path)
     assert "--take-over" in refused.stderr
     planned = cli("plan", "-f", "support.yaml", "--scope", "support", "--take-over")
     assert '~ scope: "billing" → "support"' in planned.stdout
-    assert cli("apply", "-f", "support.yaml", "--scope", "support", "--take-over",
-               "--auto-approve").code == 0
+    assert (
+        cli(
+            "apply", "-f", "support.yaml", "--scope", "support", "--take-over", "--auto-approve"
+        ).code
+        == 0
+    )
     owner = json.loads(cli("get", "user", "alice", "-o", "json").stdout)["metadata"]["scope"]
     assert owner == "support"
 
@@ -61,11 +67,14 @@ def test_env_variable_sets_the_scope(cli: Cli, tmp_path: Path) -> None:
 def test_reads_filter_by_scope_and_export_round_trips(cli: Cli, tmp_path: Path) -> None:
     _apply(cli, tmp_path, "billing", [user("alice"), settings("primary", notifyUser="alice")])
     _apply(cli, tmp_path, "support", [user("carol")])
-    names = [i["metadata"]["name"]
-             for i in json.loads(cli("get", "--scope", "support", "-o", "json").stdout)["items"]]
+    names = [
+        i["metadata"]["name"]
+        for i in json.loads(cli("get", "--scope", "support", "-o", "json").stdout)["items"]
+    ]
     assert names == ["carol"]
-    assert [e["scope"] for e in json.loads(
-        cli("history", "--scope", "billing", "-o", "json").stdout)] == ["billing"]
+    assert [
+        e["scope"] for e in json.loads(cli("history", "--scope", "billing", "-o", "json").stdout)
+    ] == ["billing"]
     exported = cli("export", "--scope", "billing").stdout
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(exported)] == ["alice", "primary"]
     replan = cli("plan", "-f", "-", "--scope", "billing", "--detailed-exitcode", input=exported)
@@ -78,21 +87,29 @@ def test_deleting_what_another_scope_still_names_is_refused(cli: Cli, tmp_path: 
     write_manifests(tmp_path / "identity.yaml", [user("someone-else")])
     result = cli("plan", "-f", "identity.yaml", "--scope", "identity")
     assert result.code == 1
-    assert ("SmtpSettings/primary: spec.notifyUser refers to User/ops, which would no longer "
-            "exist") in result.stderr
+    assert (
+        "SmtpSettings/primary: spec.notifyUser refers to User/ops, which would no longer exist"
+    ) in result.stderr
 
 
 def test_a_store_from_before_scopes_migrates_to_default(
-    cli: Cli, tmp_path: Path, store_url: str
+    bare_cli: Cli, tmp_path: Path, new_store_url: str
 ) -> None:
+    store_url = new_store_url
+    if backend(store_url) == "sqlite":
+        (tmp_path / "stores").mkdir()
+    else:
+        execute(POSTGRES_URL, [f"CREATE SCHEMA {store_url.rsplit('%3D', 1)[1]}"])
+    cli = Cli(bare_cli.cwd, {**bare_cli.env, "SMTPCFG_STORE": store_url})
     dialect = backend(store_url)
     applied_at = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
-    statements = [f"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                  f" applied_at {applied_at} NOT NULL)"]
+    statements = [
+        f"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+        f" applied_at {applied_at} NOT NULL)"
+    ]
     for migration in migrations(dialect)[:2]:
         statements += [part for part in migration.sql.split(";") if part.strip()]
-        statements.append(f"INSERT INTO schema_migrations VALUES ({migration.version},"
-                          f" '{THEN}')")
+        statements.append(f"INSERT INTO schema_migrations VALUES ({migration.version}, '{THEN}')")
     statements += [
         "INSERT INTO store_info VALUES (1, 'old-store', 1)",
         "INSERT INTO resources VALUES ('User', 'old', 'u-1', 1, '{}', '{}',"

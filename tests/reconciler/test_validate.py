@@ -24,78 +24,151 @@ spec:
 
 # (case id, manifest text, expected error line: a regex matching the whole line)
 BAD_INPUTS = [
-    ("yaml-syntax", "apiVersion: smtpcfg/v1\nkind: [User\n",
-     r"m\.yaml:3:1: YAML syntax error: .+"),
-    ("unknown-kind", "apiVersion: smtpcfg/v1\nkind: Mailbox\nmetadata: {name: a}\nspec: {}\n",
-     r"m\.yaml:2:1: Mailbox/a: kind: unknown kind 'Mailbox'; expected one of .+"),
-    ("unknown-api-version", VALID_SETTINGS.replace("smtpcfg/v1", "smtpcfg/v9"),
-     r"m\.yaml:1:1: SmtpSettings/primary: apiVersion: unknown apiVersion 'smtpcfg/v9'.+"),
-    ("unknown-field", VALID_SETTINGS + "  colour: blue\n",
-     r"m\.yaml:10:3: SmtpSettings/primary: spec\.colour: unknown field \(allowed: .+\)"),
-    ("missing-required", VALID_SETTINGS.replace("  port: 587\n", ""),
-     r"m\.yaml:5:1: SmtpSettings/primary: spec\.port: required field is missing"),
-    ("wrong-type", VALID_SETTINGS.replace("port: 587", "port: '587'"),
-     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: expected an integer, got a string"),
-    ("port-out-of-range", VALID_SETTINGS.replace("port: 587", "port: 70000"),
-     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 70000 is out of range 1-65535"),
-    ("port-zero", VALID_SETTINGS.replace("port: 587", "port: 0"),
-     r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 0 is out of range 1-65535"),
-    ("invalid-host", VALID_SETTINGS.replace("smtp.example.com", "smtp_example .com"),
-     r"m\.yaml:6:3: SmtpSettings/primary: spec\.host: 'smtp_example \.com' is not a valid host.+"),
-    ("invalid-email", VALID_SETTINGS.replace("billing@example.com", "billing.example.com"),
-     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.address: 'billing\.example\.com' is not a "
-     r"valid email address"),
-    ("unparseable-size", VALID_SETTINGS + "  maxAttachmentSize: 10 parsecs\n",
-     r"m\.yaml:10:3: SmtpSettings/primary: spec\.maxAttachmentSize: cannot read '10 parsecs' "
-     r"as a size.+"),
-    ("username-without-password", VALID_SETTINGS + "  username: mailer\n",
-     r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but 'password' "
-     r"is not; set both or neither"),
-    ("password-without-username",
-     VALID_SETTINGS + "  password: {vault: {path: secret/smtp, key: password}}\n",
-     r"m\.yaml:10:3: SmtpSettings/primary: spec\.password: 'password' is set but 'username' "
-     r"is not; set both or neither"),
-    ("read-only-field", VALID_SETTINGS.replace("  name: primary\n",
-                                               "  name: primary\n  generation: 4\n"),
-     r"m\.yaml:5:3: SmtpSettings/primary: metadata\.generation: read-only field set by the "
-     r"store; remove it from the manifest"),
-    ("invalid-name", VALID_SETTINGS.replace("name: primary", "name: Primary_1"),
-     r"m\.yaml:4:3: SmtpSettings/Primary_1: metadata\.name: 'Primary_1' is not a valid name.+"),
-    ("duplicate", VALID_SETTINGS + "---\n" + VALID_SETTINGS,
-     r"m\.yaml:11:1: SmtpSettings/primary: duplicate: also declared at .*m\.yaml:1:1"),
-    ("undeclared-notify-user", VALID_SETTINGS + "  notifyUser: ghost\n",
-     r"m\.yaml:10:3: SmtpSettings/primary: spec\.notifyUser: refers to User/ghost, which is "
-     r"not declared"),
-    ("undeclared-smtp-settings",
-     "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
-     "spec: {smtpSettings: nowhere}\n",
-     r"m\.yaml:4:8: EmailTemplate/invoice: spec\.smtpSettings: refers to SmtpSettings/nowhere, "
-     r"which is not declared"),
-    ("yaml-alias", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: &n a}\n"
-     "spec: {email: a@example.com, displayName: *n}\n",
-     r"m\.yaml:3:\d+: YAML anchors and aliases are not allowed"),
-    ("yaml-merge-key", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: a}\n"
-     "spec:\n  <<: {email: a@example.com}\n",
-     r"m\.yaml:5:3: YAML merge keys \(<<\) are not allowed"),
-    ("duplicate-key", VALID_SETTINGS.replace("  port: 587\n", "  port: 587\n  port: 25\n"),
-     r"m\.yaml:8:3: duplicate key 'port' \(first set at line 7\)"),
-    ("not-a-mapping", "- just\n- a list\n",
-     r"m\.yaml:1:1: a manifest document must be a mapping.+"),
+    ("yaml-syntax", "apiVersion: smtpcfg/v1\nkind: [User\n", r"m\.yaml:3:1: YAML syntax error: .+"),
+    (
+        "unknown-kind",
+        "apiVersion: smtpcfg/v1\nkind: Mailbox\nmetadata: {name: a}\nspec: {}\n",
+        r"m\.yaml:2:1: Mailbox/a: kind: unknown kind 'Mailbox'; expected one of .+",
+    ),
+    (
+        "unknown-api-version",
+        VALID_SETTINGS.replace("smtpcfg/v1", "smtpcfg/v9"),
+        r"m\.yaml:1:1: SmtpSettings/primary: apiVersion: unknown apiVersion 'smtpcfg/v9'.+",
+    ),
+    (
+        "unknown-field",
+        VALID_SETTINGS + "  colour: blue\n",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.colour: unknown field \(allowed: .+\)",
+    ),
+    (
+        "missing-required",
+        VALID_SETTINGS.replace("  port: 587\n", ""),
+        r"m\.yaml:5:1: SmtpSettings/primary: spec\.port: required field is missing",
+    ),
+    (
+        "wrong-type",
+        VALID_SETTINGS.replace("port: 587", "port: '587'"),
+        r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: expected an integer, got a string",
+    ),
+    (
+        "port-out-of-range",
+        VALID_SETTINGS.replace("port: 587", "port: 70000"),
+        r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 70000 is out of range 1-65535",
+    ),
+    (
+        "port-zero",
+        VALID_SETTINGS.replace("port: 587", "port: 0"),
+        r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 0 is out of range 1-65535",
+    ),
+    (
+        "invalid-host",
+        VALID_SETTINGS.replace("smtp.example.com", "smtp_example .com"),
+        r"m\.yaml:6:3: SmtpSettings/primary: spec\.host: 'smtp_example \.com' is not a valid"
+        r" host.+",
+    ),
+    (
+        "invalid-email",
+        VALID_SETTINGS.replace("billing@example.com", "billing.example.com"),
+        r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.address: 'billing\.example\.com' is not a "
+        r"valid email address",
+    ),
+    (
+        "unparseable-size",
+        VALID_SETTINGS + "  maxAttachmentSize: 10 parsecs\n",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.maxAttachmentSize: cannot read '10 parsecs' "
+        r"as a size.+",
+    ),
+    (
+        "username-without-password",
+        VALID_SETTINGS + "  username: mailer\n",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but 'password' "
+        r"is not; set both or neither",
+    ),
+    (
+        "password-without-username",
+        VALID_SETTINGS + "  password: {vault: {path: secret/smtp, key: password}}\n",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.password: 'password' is set but 'username' "
+        r"is not; set both or neither",
+    ),
+    (
+        "read-only-field",
+        VALID_SETTINGS.replace("  name: primary\n", "  name: primary\n  generation: 4\n"),
+        r"m\.yaml:5:3: SmtpSettings/primary: metadata\.generation: read-only field set by the "
+        r"store; remove it from the manifest",
+    ),
+    (
+        "invalid-name",
+        VALID_SETTINGS.replace("name: primary", "name: Primary_1"),
+        r"m\.yaml:4:3: SmtpSettings/Primary_1: metadata\.name: 'Primary_1' is not a valid name.+",
+    ),
+    (
+        "duplicate",
+        VALID_SETTINGS + "---\n" + VALID_SETTINGS,
+        r"m\.yaml:11:1: SmtpSettings/primary: duplicate: also declared at .*m\.yaml:1:1",
+    ),
+    (
+        "undeclared-notify-user",
+        VALID_SETTINGS + "  notifyUser: ghost\n",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.notifyUser: refers to User/ghost, which is "
+        r"not declared",
+    ),
+    (
+        "undeclared-smtp-settings",
+        "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
+        "spec: {smtpSettings: nowhere}\n",
+        r"m\.yaml:4:8: EmailTemplate/invoice: spec\.smtpSettings: refers to SmtpSettings/nowhere, "
+        r"which is not declared",
+    ),
+    (
+        "yaml-alias",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: &n a}\n"
+        "spec: {email: a@example.com, displayName: *n}\n",
+        r"m\.yaml:3:\d+: YAML anchors and aliases are not allowed",
+    ),
+    (
+        "yaml-merge-key",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: a}\n"
+        "spec:\n  <<: {email: a@example.com}\n",
+        r"m\.yaml:5:3: YAML merge keys \(<<\) are not allowed",
+    ),
+    (
+        "duplicate-key",
+        VALID_SETTINGS.replace("  port: 587\n", "  port: 587\n  port: 25\n"),
+        r"m\.yaml:8:3: duplicate key 'port' \(first set at line 7\)",
+    ),
+    (
+        "not-a-mapping",
+        "- just\n- a list\n",
+        r"m\.yaml:1:1: a manifest document must be a mapping.+",
+    ),
 ]
 # CR/LF in header values, each field that ends up in a mail header.
 HEADER_FIELDS = [
-    ("crlf-from-name",
-     VALID_SETTINGS.replace("    address:", '    name: "Bill\\r\\nBcc: x@evil.test"\n    address:'),
-     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: must not contain a line break.+"),
-    ("lf-subject", "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
-     'spec: {smtpSettings: primary, subject: "Hi\\nBcc: x@evil.test"}\n---\n' + VALID_SETTINGS,
-     r"m\.yaml:4:31: EmailTemplate/t: spec\.subject: must not contain a line break.+"),
-    ("lf-display-name", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
-     'spec: {email: u@example.com, displayName: "A\\nB"}\n',
-     r"m\.yaml:4:30: User/u: spec\.displayName: must not contain a line break.+"),
-    ("lf-email", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
-     'spec: {email: "u@example.com\\nBcc: x@evil.test"}\n',
-     r"m\.yaml:4:8: User/u: spec\.email: must not contain a line break.+"),
+    (
+        "crlf-from-name",
+        VALID_SETTINGS.replace(
+            "    address:", '    name: "Bill\\r\\nBcc: x@evil.test"\n    address:'
+        ),
+        r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: must not contain a line break.+",
+    ),
+    (
+        "lf-subject",
+        "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
+        'spec: {smtpSettings: primary, subject: "Hi\\nBcc: x@evil.test"}\n---\n' + VALID_SETTINGS,
+        r"m\.yaml:4:31: EmailTemplate/t: spec\.subject: must not contain a line break.+",
+    ),
+    (
+        "lf-display-name",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+        'spec: {email: u@example.com, displayName: "A\\nB"}\n',
+        r"m\.yaml:4:30: User/u: spec\.displayName: must not contain a line break.+",
+    ),
+    (
+        "lf-email",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+        'spec: {email: "u@example.com\\nBcc: x@evil.test"}\n',
+        r"m\.yaml:4:8: User/u: spec\.email: must not contain a line break.+",
+    ),
 ]
 CASES = BAD_INPUTS + HEADER_FIELDS
 
@@ -116,14 +189,17 @@ def test_bad_input_gets_one_line_error_and_changes_nothing(
 
 
 def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text(VALID_SETTINGS.replace("port: 587", "port: 0")
-                                     + "  colour: blue\n", encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(
+        VALID_SETTINGS.replace("port: 587", "port: 0") + "  colour: blue\n", encoding="utf-8"
+    )
     (tmp_path / "b.yaml").write_text("apiVersion: smtpcfg/v1\nkind: [\n", encoding="utf-8")
     result = cli("validate", "-f", "a.yaml", "-f", "b.yaml")
     assert result.code == 1
     problems = [line for line in result.stderr.splitlines() if not line.startswith("Error:")]
     assert [line.split(":")[0:2] for line in problems] == [
-        ["a.yaml", "7"], ["a.yaml", "10"], ["b.yaml", "3"]
+        ["a.yaml", "7"],
+        ["a.yaml", "10"],
+        ["b.yaml", "3"],
     ]
     assert result.stderr.splitlines()[-1] == "Error: 3 problems in the manifests"
 
@@ -140,10 +216,18 @@ def test_a_valid_store_is_left_untouched_by_bad_input(
 
 
 def test_sizes_in_every_unit_normalize_to_bytes(cli: Cli, tmp_path: Path) -> None:
-    sizes = {"1048576": 1048576, "10MiB": 10485760, "25 MB": 25000000, "512 kb": 512000,
-             "2GiB": 2147483648, "100B": 100}
-    documents = [VALID_SETTINGS.replace("primary", f"s{i}") + f"  maxAttachmentSize: {size}\n"
-                 for i, size in enumerate(sizes)]
+    sizes = {
+        "1048576": 1048576,
+        "10MiB": 10485760,
+        "25 MB": 25000000,
+        "512 kb": 512000,
+        "2GiB": 2147483648,
+        "100B": 100,
+    }
+    documents = [
+        VALID_SETTINGS.replace("primary", f"s{i}") + f"  maxAttachmentSize: {size}\n"
+        for i, size in enumerate(sizes)
+    ]
     (tmp_path / "m.yaml").write_text("---\n".join(documents), encoding="utf-8")
     assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
     import json
@@ -184,22 +268,34 @@ def test_example_manifest_is_valid_and_names_its_schema(cli: Cli) -> None:
 def test_a_reference_to_an_invalid_document_is_not_a_second_problem(
     cli: Cli, tmp_path: Path
 ) -> None:
-    template = ("apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
-                "spec: {smtpSettings: primary}\n")
-    (tmp_path / "m.yaml").write_text(VALID_SETTINGS.replace("port: 587", "prot: 587")
-                                     + "---\n" + template, encoding="utf-8")
+    template = (
+        "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: invoice}\n"
+        "spec: {smtpSettings: primary}\n"
+    )
+    (tmp_path / "m.yaml").write_text(
+        VALID_SETTINGS.replace("port: 587", "prot: 587") + "---\n" + template, encoding="utf-8"
+    )
     result = cli("validate", "-f", "m.yaml")
     assert result.code == 1
     assert "refers to" not in result.stderr
     assert result.stderr.splitlines()[-1] == "Error: 2 problems in the manifests"
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("  password: hunter2\n", "a password is never written in a manifest: reference it in "
-                             "Vault as password: {vault: {path: secret/smtp/NAME, key: password}}"),
-    ("  description: no\n", "expected a string, got a boolean: YAML reads yes/no/on/off/true/"
-                            "false as booleans; quote the value"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "  password: hunter2\n",
+            "a password is never written in a manifest: reference it in "
+            "Vault as password: {vault: {path: secret/smtp/NAME, key: password}}",
+        ),
+        (
+            "  description: no\n",
+            "expected a string, got a boolean: YAML reads yes/no/on/off/true/"
+            "false as booleans; quote the value",
+        ),
+    ],
+)
 def test_common_slips_get_a_hint(cli: Cli, tmp_path: Path, line: str, expected: str) -> None:
     text = VALID_SETTINGS + ("  username: mailer\n" if "password" in line else "") + line
     (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
@@ -214,3 +310,33 @@ def test_applying_a_manifest_as_a_plan_file_hints_at_f(cli: Cli, tmp_path: Path)
     result = cli("apply", "m.yaml")
     assert result.code == 1
     assert "not a saved plan" in result.stderr and "pass them with -f" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "---\n" + VALID_SETTINGS + "---\n",  # a trailing ---
+        VALID_SETTINGS + "---\n---\n# nothing here\n---\n",  # doubled, and comments only
+        "---\n---\n" + VALID_SETTINGS,  # before the first document
+    ],
+)
+def test_empty_documents_are_skipped(cli: Cli, tmp_path: Path, text: str) -> None:
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    assert cli("validate", "-f", "m.yaml").stdout == "1 resource valid.\n"
+    planned = cli("plan", "-f", "m.yaml")
+    assert planned.code == 0 and "Plan: 1 to create" in planned.stdout
+    # Positions still point at the right document.
+    (tmp_path / "m.yaml").write_text(text.replace("port: 587", "port: 0"), encoding="utf-8")
+    line = text.splitlines().index("  port: 587") + 1
+    assert (
+        f"m.yaml:{line}:3: SmtpSettings/primary: spec.port"
+        in cli("validate", "-f", "m.yaml").stderr
+    )
+
+
+def test_a_file_of_only_empty_documents_holds_no_resources(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("---\n# nothing yet\n---\n", encoding="utf-8")
+    result = cli("validate", "-f", "m.yaml")
+    assert (result.code, result.stdout) == (0, "0 resources valid.\n")
+    null = cli("validate", "-f", "-", input="--- null\n")
+    assert null.code == 1 and "a manifest document must be a mapping" in null.stderr

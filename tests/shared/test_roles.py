@@ -34,8 +34,10 @@ GRANT USAGE ON SEQUENCE {schema}.outbox_jobs_id_seq TO {role};
 @pytest.fixture
 def roles(tmp_path: Path) -> Iterator[dict[str, Cli]]:
     suffix = uuid.uuid4().hex[:8]
-    schema, names = f"roles_{suffix}", {k: f"smtpcfg_{k}_{suffix}" for k in
-                                        ("owner", "apply", "runner")}
+    schema, names = (
+        f"roles_{suffix}",
+        {k: f"smtpcfg_{k}_{suffix}" for k in ("owner", "apply", "runner")},
+    )
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         for name in names.values():
             admin.execute(f"CREATE ROLE {name} LOGIN")
@@ -59,18 +61,29 @@ def roles(tmp_path: Path) -> Iterator[dict[str, Cli]]:
 
 def test_owner_migrates_ci_applies_runner_delivers(roles: dict, tmp_path: Path) -> None:
     owner, apply_, runner = roles["owner"], roles["apply"], roles["runner"]
-    assert owner("get").code == 0  # the owner's first connection creates the schema
+    assert owner("init").code == 0  # the owner creates the store in its schema
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"SET ROLE {roles['names']['owner']}")
         admin.execute(APPLY_GRANTS.format(schema=roles["schema"], role=roles["names"]["apply"]))
-        admin.execute(RUNNER_GRANTS.format(schema=roles["schema"],
-                                           role=roles["names"]["runner"]))
+        admin.execute(RUNNER_GRANTS.format(schema=roles["schema"], role=roles["names"]["runner"]))
     write_manifests(tmp_path / "m.yaml", [user("ops"), settings("relay", port=2525)])
     applied = apply_("apply", "-f", "m.yaml", "--auto-approve")
     assert applied.code == 0, applied.output
     assert apply_("history").code == 0
-    queued = runner("outbox", "add", "--purpose", "notification", "--settings", "relay",
-                    "--to", "ops@example.com", "--subject", "s", "--body", "b")
+    queued = runner(
+        "outbox",
+        "add",
+        "--purpose",
+        "notification",
+        "--settings",
+        "relay",
+        "--to",
+        "ops@example.com",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+    )
     assert queued.code == 0, queued.output
     assert runner("outbox", "list").code == 0
     # And no more than that: a runner cannot change what was applied.

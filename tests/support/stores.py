@@ -14,22 +14,37 @@ from urllib.parse import quote
 POSTGRES_URL = os.environ.get("SMTPCFG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def initialised(url: str) -> str:
+    """`url`, after creating the store there as `smtpcfg init` does."""
+    from reconciler.store.open import open_store
+
+    open_store(url, create=True).close()
+    return url
+
+
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema, dropped afterwards; yields a store URL confined to it."""
+def postgres_schema(*, initialise: bool = True, create: bool = True) -> Iterator[str]:
+    """A fresh schema, dropped afterwards; yields a store URL confined to it.
+
+    The store is initialised unless `initialise` is false; with `create` false, not even
+    the schema exists (until `smtpcfg init` makes it).
+    """
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
+    url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
+        if create:
+            admin.execute(f'CREATE SCHEMA "{schema}"')
         try:
-            yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+            yield initialised(url) if initialise else url
         finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def sqlite_url(folder: Path) -> str:
-    return f"sqlite:///{folder / 'store.db'}"
+def sqlite_url(folder: Path, name: str = "store.db") -> str:
+    """The URL of a SQLite store file in `folder`, which does not exist until initialised."""
+    return f"sqlite:///{folder / name}"
 
 
 def backend(url: str) -> str:
@@ -72,4 +87,5 @@ def is_empty(url: str) -> bool:
     elif execute(url, ["SELECT to_regclass('resources')"]) == [(None,)]:
         return True
     return execute(url, ["SELECT COUNT(*) FROM resources"]) == [(0,)] and execute(
-        url, ["SELECT COUNT(*) FROM audit_log"]) == [(0,)]
+        url, ["SELECT COUNT(*) FROM audit_log"]
+    ) == [(0,)]

@@ -1,8 +1,9 @@
 """Schema migrations: numbered SQL files per backend, applied in order, each once.
 
-`NNNN_what.sql` in `sqlite/` or `postgresql/`. The highest applied number is kept in
-the `schema_migrations` table; a store migrated by a newer smtpcfg is refused rather
-than misread.
+`NNNN_what.sql` in `sqlite/` or `postgresql/`. Every applied number is kept in the
+`schema_migrations` table, and a store gets each migration it has not had, so numbers
+may have gaps and branches may add them in any order. A store that has a migration this
+smtpcfg does not know (a newer smtpcfg migrated it) is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ def latest_version(dialect: str) -> int:
     return migrations(dialect)[-1].version
 
 
-def pending(dialect: str, applied: int, url: str) -> list[Migration]:
-    """The migrations a store at version `applied` still needs, in order.
+def pending(dialect: str, applied: set[int], url: str) -> list[Migration]:
+    """The migrations a store that has had `applied` still needs, in order.
 
     Raises StoreError for a store that a newer smtpcfg migrated further than we know.
     """
     from reconciler.store.base import StoreError
 
-    known = latest_version(dialect)
-    if applied > known:
-        raise StoreError(f"store {url} has schema version {applied}, newer than this smtpcfg"
-                         f" knows ({known}); upgrade smtpcfg")
-    return [migration for migration in migrations(dialect) if migration.version > applied]
+    known = migrations(dialect)
+    unknown = applied - {migration.version for migration in known}
+    if unknown:
+        raise StoreError(
+            f"store {url} has schema version {max(unknown)}, newer than this"
+            f" smtpcfg knows ({known[-1].version}); upgrade smtpcfg"
+        )
+    return [migration for migration in known if migration.version not in applied]
