@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from reconciler.errors import SmtpcfgError
+from reconciler.header_text import header_text_problem
 
 # policy.SMTP (CRLF line ends, RFC 2047 encoded headers) with 7bit transfer encodings:
 # a non-ASCII body goes out quoted-printable, so a server without 8BITMIME takes it too.
@@ -63,7 +64,7 @@ def build_message(
 ) -> EmailMessage:
     """The email as it goes on the wire: plain-text body, attachments, Date, Message-ID.
 
-    Refuses (SmtpcfgError) a header value with CR or LF, which could smuggle in extra
+    Refuses (SmtpcfgError) a header value with a line break, which could smuggle in extra
     headers such as Bcc, an address that does not parse or is not ASCII, and an email
     without a To address.
     """
@@ -117,6 +118,7 @@ def _address(header: str, addr_spec: str, display_name: str | None = None) -> Ad
 
 
 def _one_line(what: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise SmtpcfgError(f"{what} must be one line: CR or LF in a header could inject headers")
+    problem = header_text_problem(value)
+    if problem:
+        raise SmtpcfgError(f"{what} {problem}")
     return value
