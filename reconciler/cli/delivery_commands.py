@@ -270,6 +270,16 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         # writing a log line, so it must neither log nor take a lock.
         runner.stop(f"received {signal.Signals(signum).name}")
 
+    if not once:
+        # A service outlives a database restart: it reconnects, logging each try, and
+        # stops reconnecting when asked to stop.
+        from reconciler.store.faults import Reconnect
+
+        def wait(seconds: float) -> bool:
+            runner.stopping.wait(seconds)
+            return not runner.stopping.requested
+
+        store.keep_connected(Reconnect(log=log.message, wait=wait))
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.message(f"runner {options.runner_id} started on {store.url}", store=store.url)

@@ -23,7 +23,7 @@ from reconciler.delivery.outbox import enqueue
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey
-from reconciler.store.base import Store
+from reconciler.store.base import Store, StoreError
 from reconciler.store.outbox import Job, Outcome
 from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
@@ -136,8 +136,14 @@ class Runner:
                     if self.progress:
                         self.progress(summary)
                 self.store.release(options.runner_id)  # what is left of the batch
-        finally:
+        except BaseException:
+            # The first error is the one to report; the claims expire with their lease.
+            with contextlib.suppress(StoreError):
+                self.store.release(options.runner_id)
+            raise
+        else:
             self.store.release(options.runner_id)
+        finally:
             self.sender.close()
             self.stopping.close()
         return summary
@@ -181,6 +187,8 @@ class Runner:
                 error.reason in _TEMPORARY_VAULT_REASONS,
                 outcome=f"vault-{error.reason}",
             )
+        except StoreError:
+            raise  # the store's fault, not the job's: the job keeps its claim and lease
         except SmtpcfgError as error:
             return self._failed(job, str(error), temporary=False, outcome="invalid")
         refused = "; ".join(

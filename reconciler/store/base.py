@@ -7,11 +7,14 @@ import this module, so it must not import manifest or plan code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    from reconciler.store.faults import Reconnect
 
 #: "status" records what the store observed (e.g. a password's KV version) without
 #: changing the resource or its generation.
@@ -107,5 +110,10 @@ class Store(Outbox, Protocol):
         ...
 
     def history(self, scope: str | None = None) -> list[AuditEntry]: ...
+
+    def keep_connected(self, reconnect: Reconnect) -> None:
+        """Reconnect after a lost connection (with `reconnect`'s backoff) instead of
+        raising StoreUnavailable; for long-lived processes such as the runner."""
+        ...
 
     def close(self) -> None: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from reconciler.store.faults import GuardedMethods
 from reconciler.store.outbox import PENDING, Attempt, Job, NewJob, Outcome, StoredAttachment
 from reconciler.store.rows import JOB_COLUMNS, job_from_row
 from reconciler.timeutil import format_utc
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 
 
 
-class PostgresOutbox:
-    """Mixed into PostgresStore, which provides the autocommit connection."""
+class PostgresOutbox(GuardedMethods):
+    """Mixed into PostgresStore, which provides the autocommit connection and the guard
+    that reconnects."""
 
     _db: psycopg.Connection[Any]
 
@@ -80,13 +82,20 @@ class PostgresOutbox:
                 " next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),"
                 " invoice_status = CASE WHEN %(delivered)s THEN 'delivered'"
                 "   ELSE invoice_status END,"
-                " claimed_by = NULL, claimed_until = NULL WHERE id = %(id)s RETURNING attempts",
+                " claimed_by = NULL, claimed_until = NULL WHERE id = %(id)s"
+                # Repeated after a lost connection, an attempt already recorded is not
+                # counted again.
+                " AND NOT EXISTS (SELECT 1 FROM outbox_attempts WHERE job_id = %(id)s"
+                "   AND runner = %(runner)s AND started_at = %(started)s)"
+                " RETURNING attempts",
                 {"status": outcome.status, "code": outcome.code, "reply": outcome.reply,
                  "message_id": outcome.message_id, "failure": outcome.failure,
                  "finished": finished, "retry_at": outcome.retry_at,
-                 "delivered": outcome.invoice_delivered, "id": job_id},
+                 "delivered": outcome.invoice_delivered, "id": job_id, "runner": runner,
+                 "started": started_at},
             ).fetchone()
-            assert row is not None
+            if row is None:
+                return
             self._db.execute(
                 "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
                 " reply) VALUES (%s, %s, %s, %s, %s, %s, %s)",

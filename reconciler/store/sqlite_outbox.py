@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from reconciler.store.faults import GuardedMethods
 from reconciler.store.outbox import (
     PENDING,
     Attempt,
@@ -20,8 +21,9 @@ from reconciler.store.rows import JOB_COLUMNS, job_from_row
 from reconciler.timeutil import utc_in, utc_now
 
 
-class SqliteOutbox:
-    """Mixed into SqliteStore, which provides the connection and the write lock."""
+class SqliteOutbox(GuardedMethods):
+    """Mixed into SqliteStore, which provides the connection, the write lock and the
+    guard that words SQLite's errors."""
 
     _db: sqlite3.Connection
     _write_transaction: Callable[[], AbstractContextManager[None]]
