@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 
 from tests.delivery.conftest import Delivery
+from tests.delivery.reconnect import runner_outlives
 from tests.support.cli import Result
 from tests.support.manifests import user, write_manifests
-from tests.support.stores import backend, execute
+from tests.support.smtp import SmtpSink
+from tests.support.stores import POSTGRES_URL, backend, execute
 
 OUTBOX_TABLES = ("outbox_jobs", "outbox_attachments", "outbox_attempts")
 
@@ -210,3 +213,83 @@ def test_a_corrupted_store_file_is_an_error(
         assert "the file is corrupted" in line, (name, line)
 
     assert digest(store_url) == before
+
+
+postgresql_only = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+
+
+@postgresql_only
+def test_runner_outlives_pg_terminate_backend(
+    delivery: Delivery,
+    smtp_server: SmtpSink,
+    runners: list[subprocess.Popen[str]],
+    store_url: str,
+) -> None:
+    """A failover or an administrator ends the runner's session: it reconnects."""
+    name = f"smtpcfg-runner-{uuid.uuid4().hex[:12]}"
+
+    def terminate() -> None:
+        [(ended,)] = execute(
+            POSTGRES_URL,
+            [
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = ?"
+            ],
+            [name],
+        )
+        assert ended == 1
+        smtp_server.release()
+
+    runner_outlives(
+        delivery, smtp_server, runners, terminate, store=f"{store_url}&application_name={name}"
+    )
+
+
+# The server ends the session of whoever reads `resources` or `audit_log`, or writes an
+# outbox job: every command meets a lost connection halfway through.
+CUT_CONNECTION = [
+    "CREATE FUNCTION cut() RETURNS boolean LANGUAGE sql VOLATILE"
+    " AS 'SELECT pg_terminate_backend(pg_backend_pid())'",
+    "CREATE FUNCTION cut_row() RETURNS trigger LANGUAGE plpgsql"
+    " AS 'BEGIN PERFORM cut(); RETURN NEW; END'",
+    "CREATE TRIGGER cut BEFORE INSERT OR UPDATE ON outbox_jobs"
+    " FOR EACH ROW EXECUTE FUNCTION cut_row()",
+    *(
+        statement
+        for table in ("resources", "audit_log", "outbox_attempts")
+        for statement in (
+            f"ALTER TABLE {table} RENAME TO {table}_rows",
+            f"CREATE VIEW {table} AS SELECT * FROM {table}_rows WHERE cut()",
+        )
+    ),
+]
+MEND_CONNECTION = [
+    *(
+        statement
+        for table in ("resources", "audit_log", "outbox_attempts")
+        for statement in (f"DROP VIEW {table}", f"ALTER TABLE {table}_rows RENAME TO {table}")
+    ),
+    "DROP TRIGGER cut ON outbox_jobs",
+    "DROP FUNCTION cut_row()",
+    "DROP FUNCTION cut()",
+]
+
+
+@postgresql_only
+def test_a_lost_connection_is_a_one_line_error(delivery: Delivery, store_url: str) -> None:
+    sent = delivery.add_invoice("INV-1")
+    delivery.run(*delivery.deliver_args("--once"))  # an attempt for outbox show to read
+    delivery.add_invoice("INV-2")  # due, for deliver
+    every = commands(delivery, sent)
+    before = all_rows(store_url)
+    execute(store_url, CUT_CONNECTION)
+    try:
+        for name, args in every.items():
+            line = error_line(delivery.run(*args))
+            assert "terminating connection due to administrator command" in line, (name, line)
+            assert "Error: lost the connection to store postgresql://" in line or (
+                name == "apply" and "apply failed and was rolled back" in line
+            ), (name, line)
+    finally:
+        execute(store_url, MEND_CONNECTION)
+    assert all_rows(store_url) == before
