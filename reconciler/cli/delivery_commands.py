@@ -50,8 +50,8 @@ def outbox() -> None:
 @click.option("--account", metavar="ID", help="Billing account (required for invoices).")
 @click.option("--invoice", metavar="ID", help="Invoice id (required for invoices).")
 @click.option("--attach", "attachments", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="A file to attach, copied into the store now. Repeatable.")
+              type=click.Path(path_type=Path), metavar="FILE",
+              help="A regular file to attach, copied into the store now. Repeatable.")
 def outbox_add(store_url: str, purpose: str, template: str | None, settings: str | None,
                to: tuple[str, ...], cc: tuple[str, ...], subject: str | None,
                body: str | None, variables: tuple[str, ...], account: str | None,

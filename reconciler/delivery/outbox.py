@@ -7,6 +7,8 @@ gone by the time a runner sends it.
 from __future__ import annotations
 
 import mimetypes
+import os
+import stat
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -131,13 +133,42 @@ def _check_placeholders(texts: Mapping[str, str | None], known: set[str]) -> Non
                                f" but no value is given: pass {values}")
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; anything else is refused before it is read.
+
+    Opened without blocking and checked on the open descriptor: a FIFO would wait for a
+    writer for ever and a device such as /dev/zero never ends, and a check by name could
+    be raced by a rename.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        raise SmtpcfgError(f"cannot read attachment {path}: {error.strerror}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise SmtpcfgError(f"--attach {path}: not a regular file ({_file_type(mode)}); "
+                           "attach a file's contents, saved to a file")
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read()
+        except OSError as error:
+            raise SmtpcfgError(f"cannot read attachment {path}: {error.strerror}") from None
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
 def _attachment(item: Path | StoredAttachment) -> StoredAttachment:
     if isinstance(item, StoredAttachment):
         return item
-    try:
-        data = item.read_bytes()
-    except OSError as error:
-        raise SmtpcfgError(f"cannot read attachment {item}: {error.strerror}") from None
+    data = _read_regular_file(item)
     content_type, encoding = mimetypes.guess_type(item.name)
     if content_type is None or encoding is not None:  # INV-1.pdf.gz is no PDF
         content_type = "application/octet-stream"

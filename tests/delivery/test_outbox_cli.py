@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -231,4 +232,29 @@ def test_add_refuses_an_attachment_name_with_a_line_break(
     assert result.code == 1
     assert "--attach 'INV-1\\u2028.pdf': contains the line break U+2028" in one_error_line(
         result.stderr)
+    assert delivery.jobs() == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_add_takes_regular_files_only_and_never_hangs(
+    delivery: Delivery, tmp_path: Path, kind: str
+) -> None:
+    if kind == "fifo":
+        path = tmp_path / "invoice.pdf"
+        os.mkfifo(path)
+        expected = "not a regular file (a FIFO)"
+    elif kind == "device":
+        path = Path("/dev/zero")
+        expected = "not a regular file (a character device)"
+    else:
+        path = tmp_path / "invoices"
+        path.mkdir()
+        expected = "not a regular file (a directory)"
+
+    # A FIFO without a writer would block an open() for ever: the timeout fails the test.
+    result = delivery.cli("outbox", "add", *INVOICE_ARGS, "--attach", path,
+                          env=delivery.vault_env, timeout=20)
+
+    assert result.code == 1
+    assert f"Error: --attach {path}: {expected}" in one_error_line(result.stderr)
     assert delivery.jobs() == []
