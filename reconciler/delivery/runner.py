@@ -34,6 +34,10 @@ from reconciler.vault.errors import VaultLookupError
 _TEMPORARY_VAULT_REASONS = ("unreachable", "sealed", "auth-failed", "permission-denied")
 
 
+#: How often `deliver --prune-after` prunes, in seconds.
+PRUNE_INTERVAL = 3600.0
+
+
 @dataclass
 class RunnerOptions:
     runner_id: str
@@ -44,6 +48,8 @@ class RunnerOptions:
     max_attempts: int = 8
     retry_base_delay: float = 30.0
     retry_max_delay: float = 3600.0
+    #: Prune the attachments of jobs finished longer ago than this (seconds), hourly.
+    prune_after: float | None = None
 
 
 @dataclass
@@ -103,6 +109,7 @@ class Runner:
         self.log = log
         self.progress = progress
         self.stopping = StopRequest()
+        self._next_prune = 0.0
 
     def stop(self, reason: str) -> None:
         """Stop after the message in flight; safe to call from a signal handler."""
@@ -118,6 +125,7 @@ class Runner:
         options = self.options
         try:
             while not self.stopping.requested:
+                self._prune_if_due()
                 jobs = self.store.claim(
                     options.runner_id, options.batch_size, options.lease_seconds
                 )
@@ -147,6 +155,15 @@ class Runner:
             self.sender.close()
             self.stopping.close()
         return summary
+
+    def _prune_if_due(self) -> None:
+        """`deliver --prune-after`: prune at start, then once per PRUNE_INTERVAL."""
+        if self.options.prune_after is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_INTERVAL
+        pruned = self.store.prune_attachments(utc_in(-self.options.prune_after))
+        self.log.message(pruned.describe(), event="prune", jobs=pruned.jobs,
+                         attachments=pruned.attachments, bytes=pruned.bytes)
 
     def _lease_half_gone(self, claimed_at: float) -> bool:
         """Whether to stop working through a batch and claim afresh.

@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reconciler.store.faults import GuardedMethods
-from reconciler.store.outbox import PENDING, Attempt, Job, NewJob, Outcome, StoredAttachment
-from reconciler.store.rows import JOB_COLUMNS, job_from_row
+from reconciler.store.outbox import (
+    PENDING,
+    Attempt,
+    Job,
+    NewJob,
+    Outcome,
+    Pruned,
+    StoredAttachment,
+)
+from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
 from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
@@ -44,9 +52,8 @@ class PostgresOutbox(GuardedMethods):
             job_id = int(row[0])
             self._db.cursor().executemany(
                 "INSERT INTO outbox_attachments (job_id, position, filename, content_type, size,"
-                " data) VALUES (%s, %s, %s, %s, %s, %s)",
-                [(job_id, i, a.filename, a.content_type, len(a.data), a.data)
-                 for i, a in enumerate(job.attachments)],
+                " sha256, data) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                attachment_rows(job_id, job.attachments),
             )
         return job_id
 
@@ -107,6 +114,28 @@ class PostgresOutbox(GuardedMethods):
             "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
             " WHERE claimed_by = %s AND status = ANY(%s)", (runner, list(PENDING)))
 
+    def prune_attachments(self, finished_before: str, *, dry_run: bool = False) -> Pruned:
+        due = ("SELECT id FROM outbox_jobs WHERE NOT (status = ANY(%(pending)s))"
+               " AND finished_at < %(before)s::timestamptz AND attachments_pruned_at IS NULL"
+               " AND id IN (SELECT job_id FROM outbox_attachments)")
+        values = {"pending": list(PENDING), "before": finished_before}
+        with self._db.transaction():
+            # FOR UPDATE: a concurrent prune waits, then finds nothing left to count.
+            ids = [row[0] for row in self._db.execute(f"{due} FOR UPDATE", values)]
+            row = self._db.execute(
+                "SELECT COUNT(DISTINCT job_id), COUNT(*), COALESCE(SUM(size), 0)::bigint"
+                " FROM outbox_attachments WHERE job_id = ANY(%s)", (ids,)).fetchone()
+            assert row is not None
+            if not dry_run:
+                # sha256() of the bytes for attachments queued before checksums were kept.
+                self._db.execute(
+                    "UPDATE outbox_attachments SET data = '',"
+                    " sha256 = COALESCE(sha256, encode(sha256(data), 'hex'))"
+                    " WHERE job_id = ANY(%s)", (ids,))
+                self._db.execute("UPDATE outbox_jobs SET attachments_pruned_at = now()"
+                                 " WHERE id = ANY(%s)", (ids,))
+        return Pruned(*row)
+
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
         rows = self._db.execute(
             f"SELECT {JOB_COLUMNS} FROM outbox_jobs"
@@ -123,10 +152,12 @@ class PostgresOutbox(GuardedMethods):
     def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
         ids = [row[0] for row in rows]
         sizes: dict[int, list[tuple[str, int]]] = {}
-        for job_id, name, size in self._db.execute(
-                "SELECT job_id, filename, size FROM outbox_attachments WHERE job_id = ANY(%s)"
-                " ORDER BY job_id, position", (ids,)):
+        checksums: dict[int, list[str | None]] = {}
+        for job_id, name, size, checksum in self._db.execute(
+                "SELECT job_id, filename, size, sha256 FROM outbox_attachments"
+                " WHERE job_id = ANY(%s) ORDER BY job_id, position", (ids,)):
             sizes.setdefault(job_id, []).append((name, size))
+            checksums.setdefault(job_id, []).append(checksum)
         history: dict[int, list[Attempt]] = {}
         for job_id, *attempt in self._db.execute(
                 "SELECT job_id, attempt, runner, started_at, outcome, code, reply"
@@ -136,5 +167,6 @@ class PostgresOutbox(GuardedMethods):
         for row in rows:
             job = job_from_row(row, lambda value: value, format_utc)
             job.attachment_sizes = sizes.get(job.id, [])
+            job.attachment_sha256 = checksums.get(job.id, [])
             job.history = history.get(job.id, [])
             yield job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_add_prints_the_job_id_and_keeps_every_option(
     assert shown["cc"] == ["cfo@customer.example"]
     assert (shown["account"], shown["invoice"]) == ("A-2002", "INV-2")
     assert (shown["status"], shown["attempts"], shown["invoiceStatus"]) == ("queued", 0, "pending")
-    assert shown["attachments"] == [{"filename": "statement.pdf", "size": 18}]
+    assert shown["attachments"] == [{
+        "filename": "statement.pdf", "size": 18,
+        "sha256": hashlib.sha256(b"%PDF-1.4 statement").hexdigest()}]
+    assert shown["attachmentsPrunedAt"] is None
     assert shown["messageId"] is None
     assert shown["createdAt"] and shown["nextAttemptAt"]
 
