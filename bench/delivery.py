@@ -23,7 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -147,9 +147,10 @@ def _pdf(size: int) -> bytes:
 
 
 def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int,
-                   username: str) -> Path:
-    """A store with the settings, a template and N queued invoices; copied for each run."""
-    store_path = root / "queue.db"
+                   username: str, *, more: Sequence[Path] = (), name: str = "queue.db") -> Path:
+    """A store with the settings, a template and N queued invoices, each attaching `pdf`
+    and the files in `more`; copied for each run."""
+    store_path = root / name
     manifests = write_yaml(root / "manifests" / "smtp.yaml", [
         document("User", "billing-ops", {"email": "billing-ops@acme.example"}),
         document("User", "jane", {"email": "jane@customer.example"}),
@@ -173,12 +174,14 @@ def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int
     from reconciler.store.outbox import StoredAttachment
 
     data = pdf.read_bytes()
+    extra = [StoredAttachment(path.name, "application/pdf", path.read_bytes()) for path in more]
     store = open_store(f"sqlite:///{store_path}", create=True)
     try:
         for i in range(n):
             enqueue(store, purpose="invoice", template="invoice", to=["jane@customer.example"],
                     account="A-1001", invoice=f"INV-{i:05d}", variables={"name": "Jane"},
-                    attachments=[StoredAttachment(f"INV-{i:05d}.pdf", "application/pdf", data)])
+                    attachments=[StoredAttachment(f"INV-{i:05d}.pdf", "application/pdf", data),
+                                 *extra])
     finally:
         store.close()
     return store_path
