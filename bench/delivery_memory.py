@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import shutil
 import statistics
@@ -34,9 +33,13 @@ TARGET = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--memory-attachment-mb", type=int, default=None, metavar="MB",
-                        help=f"size of each of the {ATTACHMENTS} attachments "
-                        f"(default {ATTACHMENT_MB})")
+    parser.add_argument(
+        "--memory-attachment-mb",
+        type=int,
+        default=None,
+        metavar="MB",
+        help=f"size of each of the {ATTACHMENTS} attachments (default {ATTACHMENT_MB})",
+    )
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -62,31 +65,59 @@ def run(args: argparse.Namespace) -> list[Result]:
         try:
             vault.write("bench/smtp", {"password": SERVER_PASSWORD})
             env = clean_env(root, VAULT_ADDR=vault.addr, VAULT_TOKEN=vault.root_token)
-            queues = {name: _prepare_queue(root, env, port, paths[0], 1, SERVER_USERNAME,
-                                           more=paths[1:], name=f"{name}.db")
-                      for name, paths in files.items()}
+            queues = {
+                name: _prepare_queue(
+                    root, env, port, paths[0], 1, SERVER_USERNAME, more=paths[1:], name=f"{name}.db"
+                )
+                for name, paths in files.items()
+            }
             peaks: dict[str, list[int]] = {"large": [], "small": []}
             for _ in range(runs):
                 for name in ("large", "small"):
                     shutil.copyfile(queues[name], root / "run.db")
                     with _sink(port, cert_file, key_file, 1, []):
-                        peaks[name].append(_peak_rss(
-                            ["deliver", "--once", "--ca-file", str(ca_file),
-                             "--store", f"sqlite:///{root / 'run.db'}"], env, root))
+                        peaks[name].append(
+                            _peak_rss(
+                                [
+                                    "deliver",
+                                    "--once",
+                                    "--ca-file",
+                                    str(ca_file),
+                                    "--store",
+                                    f"sqlite:///{root / 'run.db'}",
+                                ],
+                                env,
+                                root,
+                            )
+                        )
         finally:
             vault.stop()
     message = sum(_wire_size(size) for size in [sizes["large"]] * ATTACHMENTS)
     large, small = statistics.median(peaks["large"]), statistics.median(peaks["small"])
     ratio = (large - small) / message
-    return [emit(Result(
-        case="delivery-memory", n=ATTACHMENTS, seconds=large / 1e6, baseline_seconds=small / 1e6,
-        ratio=ratio, target=f"<= {TARGET:g} x message size over the fixed overhead",
-        met=ratio <= TARGET if size_mb >= ATTACHMENT_MB else None, runs=runs, unit="MB",
-        extra={"attachment_bytes": sizes["large"], "message_bytes": message,
-               "peak_rss_mb": round(large / 1e6, 1), "baseline_peak_rss_mb": round(small / 1e6, 1),
-               "peak_over_message": round(large / message, 2),
-               "baseline": "the same deliver --once sending three 1 KB attachments"},
-    ))]
+    return [
+        emit(
+            Result(
+                case="delivery-memory",
+                n=ATTACHMENTS,
+                seconds=large / 1e6,
+                baseline_seconds=small / 1e6,
+                ratio=ratio,
+                target=f"<= {TARGET:g} x message size over the fixed overhead",
+                met=ratio <= TARGET if size_mb >= ATTACHMENT_MB else None,
+                runs=runs,
+                unit="MB",
+                extra={
+                    "attachment_bytes": sizes["large"],
+                    "message_bytes": message,
+                    "peak_rss_mb": round(large / 1e6, 1),
+                    "baseline_peak_rss_mb": round(small / 1e6, 1),
+                    "peak_over_message": round(large / message, 2),
+                    "baseline": "the same deliver --once sending three 1 KB attachments",
+                },
+            )
+        )
+    ]
 
 
 def _files(root: Path, name: str, size: int) -> list[Path]:
@@ -111,8 +142,14 @@ print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 
 def _peak_rss(args: list[str], env: dict[str, str], cwd: Path) -> int:
     """Bytes: the high-water mark of the resident set of `smtpcfg ARGS`."""
-    completed = subprocess.run([sys.executable, "-c", _LAUNCHER, *smtpcfg_argv(), *args],
-                               cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *smtpcfg_argv(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     code, kib = completed.stdout.split()
     if int(code) != 0:
         raise RuntimeError(f"deliver failed: {completed.stderr[-4000:]}")
@@ -123,4 +160,3 @@ def _wire_size(size: int) -> int:
     """Bytes of `size` bytes in base64 with 76-character lines ended by CRLF."""
     encoded = 4 * math.ceil(size / 3)
     return encoded + 2 * math.ceil(encoded / 76)
-

@@ -286,8 +286,10 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
     from reconciler.delivery.events import EventLog
     from reconciler.delivery.runner import Runner, RunnerOptions
     from reconciler.delivery.sender import Sender
+    from reconciler.delivery.wire import return_large_buffers_to_the_system
     from reconciler.store.open import open_existing_store
 
+    return_large_buffers_to_the_system()
     options = RunnerOptions(
         runner_id=runner_id or f"{socket.gethostname()}:{os.getpid()}", once=once,
         poll_interval=poll_interval, batch_size=batch_size, lease_seconds=lease_seconds,

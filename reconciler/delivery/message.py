@@ -12,6 +12,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from reconciler.delivery.wire import Base64Attachment
 from reconciler.errors import SmtpcfgError
 from reconciler.header_text import header_text_problem
 
@@ -87,11 +88,13 @@ def build_message(
                 f"{attachment.content_type!r} is not type/subtype"
             )
         msg.add_attachment(
-            attachment.data,
+            b"",
             maintype=maintype,
             subtype=subtype,
             filename=_one_line("attachment filename", attachment.filename),
         )
+        # Kept raw, and encoded only onto the wire (see delivery/wire.py).
+        Base64Attachment.adopt(msg.get_payload()[-1], attachment.data)
     return msg
 
 
