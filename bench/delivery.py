@@ -80,19 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> list[Result]:
     n = args.delivery_n or (SMOKE_N if args.smoke else N)
     runs = args.runs or (1 if args.smoke else 2)  # ~30 s a run: see RESULTS.md
-    import trustme
-
     from tests.support.openbao import start_openbao
     from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, free_port
 
     with workdir("delivery") as root:
-        ca = trustme.CA()
-        ca_file, cert_file, key_file = root / "ca.pem", root / "cert.pem", root / "key.pem"
-        ca.cert_pem.write_to_path(ca_file)
-        issued = ca.issue_cert("127.0.0.1", "localhost")
-        issued.private_key_pem.write_to_path(key_file)
-        for index, blob in enumerate(issued.cert_chain_pems):
-            blob.write_to_path(cert_file, append=index > 0)
+        ca_file, cert_file, key_file = certificates(root)
         pdf = root / "invoice.pdf"
         pdf.write_bytes(_pdf(PDF_BYTES))
         port = free_port()
@@ -137,6 +129,20 @@ def run(args: argparse.Namespace) -> list[Result]:
                    for name, values in sink_cpu.items() if values},
                "baseline": "python -c: smtplib loop, one connection, EmailMessage per mail"},
     ))]
+
+
+def certificates(root: Path) -> tuple[Path, Path, Path]:
+    """A trustme CA and a certificate for 127.0.0.1 in `root`: (CA, chain, key) files."""
+    import trustme
+
+    ca = trustme.CA()
+    ca_file, cert_file, key_file = root / "ca.pem", root / "cert.pem", root / "key.pem"
+    ca.cert_pem.write_to_path(ca_file)
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    issued.private_key_pem.write_to_path(key_file)
+    for index, blob in enumerate(issued.cert_chain_pems):
+        blob.write_to_path(cert_file, append=index > 0)
+    return ca_file, cert_file, key_file
 
 
 def _pdf(size: int) -> bytes:

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from bench.common import Result, clean_env, emit, smtpcfg_argv, workdir
-from bench.delivery import _prepare_queue, _sink
+from bench.delivery import _prepare_queue, _sink, certificates
 
 ATTACHMENT_MB = 30
 SMOKE_ATTACHMENT_MB = 1
@@ -45,19 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> list[Result]:
     size_mb = args.memory_attachment_mb or (SMOKE_ATTACHMENT_MB if args.smoke else ATTACHMENT_MB)
     runs = args.runs or (1 if args.smoke else 3)
-    import trustme
-
     from tests.support.openbao import start_openbao
     from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, free_port
 
     with workdir("delivery-memory") as root:
-        ca = trustme.CA()
-        ca_file, cert_file, key_file = root / "ca.pem", root / "cert.pem", root / "key.pem"
-        ca.cert_pem.write_to_path(ca_file)
-        issued = ca.issue_cert("127.0.0.1", "localhost")
-        issued.private_key_pem.write_to_path(key_file)
-        for index, blob in enumerate(issued.cert_chain_pems):
-            blob.write_to_path(cert_file, append=index > 0)
+        ca_file, cert_file, key_file = certificates(root)
         sizes = {"large": size_mb * 1_000_000, "small": 1000}
         files = {name: _files(root, name, size) for name, size in sizes.items()}
         port = free_port()
