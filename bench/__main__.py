@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import apply, delivery, plan, startup, vault
+from bench import apply, delivery, delivery_memory, plan, startup, vault
 from bench.common import Result, machine, note, print_table
 
 CASES: dict[str, ModuleType] = {
@@ -29,6 +29,7 @@ CASES: dict[str, ModuleType] = {
     "apply": apply,
     "vault": vault,
     "delivery": delivery,
+    "delivery-memory": delivery_memory,
 }
 
 

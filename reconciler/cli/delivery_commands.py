@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.options import F, store_option
+from reconciler.cli.options import Duration, F, store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
@@ -50,8 +50,8 @@ def outbox() -> None:
 @click.option("--account", metavar="ID", help="Billing account (required for invoices).")
 @click.option("--invoice", metavar="ID", help="Invoice id (required for invoices).")
 @click.option("--attach", "attachments", multiple=True,
-              type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="A file to attach, copied into the store now. Repeatable.")
+              type=click.Path(path_type=Path), metavar="FILE",
+              help="A regular file to attach, copied into the store now. Repeatable.")
 def outbox_add(store_url: str, purpose: str, template: str | None, settings: str | None,
                to: tuple[str, ...], cc: tuple[str, ...], subject: str | None,
                body: str | None, variables: tuple[str, ...], account: str | None,
@@ -135,6 +135,10 @@ def outbox_show(job_id: int, store_url: str, output_format: str,
         job = store.job(job_id)
         if job is None:
             raise SmtpcfgError(f"outbox job {job_id} not found")
+        if save_attachments and job.attachments_pruned_at:
+            raise SmtpcfgError(f"the attachments of outbox job {job_id} were pruned at "
+                               f"{job.attachments_pruned_at}; only their names, sizes and "
+                               "SHA-256 checksums are kept")
         saved = _save_attachments(store.attachments(job_id), save_attachments) \
             if save_attachments else []
     document = job.to_json()
@@ -149,15 +153,45 @@ def outbox_show(job_id: int, store_url: str, output_format: str,
         click.echo(f"saved {path}", err=True)
 
 
+@outbox.command("prune")
+@store_option
+@click.option("--older-than", "age", type=Duration(), required=True, metavar="DURATION",
+              help="Prune jobs finished longer ago than this: 30d, 12h, 45m, 90s.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be pruned.")
+def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
+    """Delete the attachment bytes of finished jobs (sent, failed, size-exceeded).
+
+    The job, its recipients, its attempts and each attachment's name, size and SHA-256
+    stay for the audit; `outbox show` says when the attachments were pruned.
+
+    \b
+    Examples:
+      smtpcfg outbox prune --older-than 30d --dry-run
+      smtpcfg outbox prune --older-than 30d
+    """
+    from reconciler.store.open import open_existing_store
+    from reconciler.timeutil import utc_in
+
+    store = open_existing_store(store_url)
+    try:
+        pruned = store.prune_attachments(utc_in(-age), dry_run=dry_run)
+    finally:
+        store.close()
+    click.echo(pruned.describe(dry_run=dry_run))
+
+
 def _echo_job(document: dict[str, Any]) -> None:
     for key, value in document.items():
-        if key in ("attemptLog", "attachments", "manualDelivery"):
+        if key in ("attemptLog", "attachments", "attachmentsPrunedAt", "manualDelivery"):
             continue
         shown = ", ".join(value) if isinstance(value, list) else value
         click.echo(f"{key + ':':15} {'' if shown is None else shown}")
-    click.echo("attachments:")
+    pruned = document["attachmentsPrunedAt"]
+    note = f"   pruned at {pruned} (names, sizes and checksums kept)" if pruned else ""
+    click.echo(f"attachments:{note}")
     for item in document["attachments"]:
-        click.echo(f"  {item['filename']} ({item['size']} bytes)")
+        checksum = f", sha256 {item['sha256']}" if item["sha256"] else ""
+        click.echo(f"  {item['filename']} ({item['size']} bytes{checksum})")
     click.echo("attempt log:")
     for attempt in document["attemptLog"]:
         click.echo(f"  #{attempt['attempt']} {attempt['startedAt']} {attempt['runner']}: "
@@ -232,10 +266,13 @@ def _smtp_client_options(function: F) -> F:
               show_default=True)
 @click.option("--runner-id", metavar="ID", help="Name in claims and attempts "
               "[default: host:pid].")
+@click.option("--prune-after", type=Duration(), metavar="DURATION",
+              help="Also prune the attachment bytes of jobs finished longer ago than this "
+              "(as `outbox prune --older-than`), at start and hourly.")
 def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: float,
             batch_size: int, lease_seconds: float, max_attempts: int,
             retry_base_delay: float, ca_file: str | None, timeout: float, log_format: str,
-            runner_id: str | None) -> None:
+            runner_id: str | None, prune_after: float | None) -> None:
     """Run the delivery runner: send queued emails with the settings in the store.
 
     Without --once it polls until SIGTERM or SIGINT, then finishes the message in
@@ -249,12 +286,14 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
     from reconciler.delivery.events import EventLog
     from reconciler.delivery.runner import Runner, RunnerOptions
     from reconciler.delivery.sender import Sender
+    from reconciler.delivery.wire import return_large_buffers_to_the_system
     from reconciler.store.open import open_existing_store
 
+    return_large_buffers_to_the_system()
     options = RunnerOptions(
         runner_id=runner_id or f"{socket.gethostname()}:{os.getpid()}", once=once,
         poll_interval=poll_interval, batch_size=batch_size, lease_seconds=lease_seconds,
-        max_attempts=max_attempts, retry_base_delay=retry_base_delay)
+        max_attempts=max_attempts, retry_base_delay=retry_base_delay, prune_after=prune_after)
     log = EventLog(log_format)
     sender = Sender(resolver_factory(vault_auth, log.message), ca_file=ca_file, timeout=timeout)
     store = open_existing_store(store_url)
@@ -270,6 +309,16 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
         # writing a log line, so it must neither log nor take a lock.
         runner.stop(f"received {signal.Signals(signum).name}")
 
+    if not once:
+        # A service outlives a database restart: it reconnects, logging each try, and
+        # stops reconnecting when asked to stop.
+        from reconciler.store.faults import Reconnect
+
+        def wait(seconds: float) -> bool:
+            runner.stopping.wait(seconds)
+            return not runner.stopping.requested
+
+        store.keep_connected(Reconnect(log=log.message, wait=wait))
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.message(f"runner {options.runner_id} started on {store.url}", store=store.url)

@@ -64,6 +64,10 @@ def main() -> None:
         code = 130
     except BrokenPipeError:
         code = EXIT_ERROR
+    except OSError as error:  # writing output: a full disk, a read-only folder
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(f"Error: {where}{error.strerror or error}", err=True)
+        code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import click
 from click.core import ParameterSource
@@ -103,3 +103,20 @@ def use_color(stream: TextIO | None = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     stream = stream or sys.stdout
     return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+
+
+class Duration(click.ParamType):
+    """A length of time such as `30d`, `12h`, `45m` or `90s`, in seconds."""
+
+    name = "duration"
+    _UNITS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a duration: a number and a unit, s, m, h or d "
+                      "(e.g. 30d, 12h)", param, ctx)
+        return float(match.group(1)) * self._UNITS[match.group(2)]

@@ -12,7 +12,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from reconciler.delivery.wire import Base64Attachment
 from reconciler.errors import SmtpcfgError
+from reconciler.header_text import header_text_problem
 
 # policy.SMTP (CRLF line ends, RFC 2047 encoded headers) with 7bit transfer encodings:
 # a non-ASCII body goes out quoted-printable, so a server without 8BITMIME takes it too.
@@ -63,7 +65,7 @@ def build_message(
 ) -> EmailMessage:
     """The email as it goes on the wire: plain-text body, attachments, Date, Message-ID.
 
-    Refuses (SmtpcfgError) a header value with CR or LF, which could smuggle in extra
+    Refuses (SmtpcfgError) a header value with a line break, which could smuggle in extra
     headers such as Bcc, an address that does not parse or is not ASCII, and an email
     without a To address.
     """
@@ -86,11 +88,13 @@ def build_message(
                 f"{attachment.content_type!r} is not type/subtype"
             )
         msg.add_attachment(
-            attachment.data,
+            b"",
             maintype=maintype,
             subtype=subtype,
             filename=_one_line("attachment filename", attachment.filename),
         )
+        # Kept raw, and encoded only onto the wire (see delivery/wire.py).
+        Base64Attachment.adopt(msg.get_payload()[-1], attachment.data)
     return msg
 
 
@@ -117,6 +121,7 @@ def _address(header: str, addr_spec: str, display_name: str | None = None) -> Ad
 
 
 def _one_line(what: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise SmtpcfgError(f"{what} must be one line: CR or LF in a header could inject headers")
+    problem = header_text_problem(value)
+    if problem:
+        raise SmtpcfgError(f"{what} {problem}")
     return value

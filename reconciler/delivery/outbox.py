@@ -7,12 +7,15 @@ gone by the time a runner sends it.
 from __future__ import annotations
 
 import mimetypes
+import os
+import stat
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reconciler.delivery.message import check_address
+from reconciler.delivery.message import check_address, render_template
 from reconciler.errors import SmtpcfgError
+from reconciler.header_text import header_text_problem
 from reconciler.model import ResourceKey
 from reconciler.store.base import Store
 from reconciler.store.outbox import PURPOSES, NewJob, StoredAttachment
@@ -49,8 +52,7 @@ def enqueue(
         raise SmtpcfgError("an email needs at least one To address")
     if purpose == "invoice" and not (account and invoice):
         raise SmtpcfgError("an invoice needs its account and invoice ids")
-    if "\r" in (subject or "") or "\n" in (subject or ""):
-        raise SmtpcfgError("the subject must be one line (no CR or LF)")
+    _check_header_texts(subject, to, cc, account, invoice, attachments)
     for header, addresses in (("To", to), ("Cc", cc)):
         for address in addresses:
             check_address(header, address)
@@ -65,6 +67,9 @@ def enqueue(
     known = {*(variables or {}), *(["account"] if account else []),
              *(["invoice"] if invoice else [])}
     _check_placeholders(texts, known)
+    _check_rendered_subject(texts["subject"] or "", {
+        **(variables or {}), **({"account": account} if account else {}),
+        **({"invoice": invoice} if invoice else {})})
     return store.enqueue(
         NewJob(
             purpose=purpose,
@@ -82,6 +87,37 @@ def enqueue(
     )
 
 
+def _check_header_texts(subject: str | None, to: Sequence[str], cc: Sequence[str],
+                        account: str | None, invoice: str | None,
+                        attachments: Sequence[Path | StoredAttachment]) -> None:
+    """What reaches a header must be one line by the email library's rule, or the runner
+    could never send the job; each problem names the option that brought it in."""
+    values = [("--subject", subject), ("--account", account), ("--invoice", invoice),
+              *(("--to", address) for address in to), *(("--cc", address) for address in cc),
+              *(("--attach", _filename(item)) for item in attachments)]
+    for option, value in values:
+        problem = header_text_problem(value) if value is not None else None
+        if problem:
+            # repr() escapes every line break: the error stays one line.
+            raise SmtpcfgError(f"{option} {value!r}: {problem}")
+
+
+def _check_rendered_subject(subject: str, variables: Mapping[str, str]) -> None:
+    """The subject as it will be sent: a `--var` that fills it must be one line too."""
+    problem = header_text_problem(render_template(subject, variables))
+    if problem is None:
+        return
+    for name in string.Template(subject).get_identifiers():
+        if name in variables and header_text_problem(variables[name]):
+            raise SmtpcfgError(f"--var {name}: {header_text_problem(variables[name])} "
+                               "(it fills the subject)")
+    raise SmtpcfgError(f"the template's subject {problem}")
+
+
+def _filename(item: Path | StoredAttachment) -> str:
+    return item.filename if isinstance(item, StoredAttachment) else item.name
+
+
 def _check_placeholders(texts: Mapping[str, str | None], known: set[str]) -> None:
     """Every ${placeholder} must have a value now; the runner cannot ask for one later."""
     for part, text in texts.items():
@@ -97,13 +133,42 @@ def _check_placeholders(texts: Mapping[str, str | None], known: set[str]) -> Non
                                f" but no value is given: pass {values}")
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; anything else is refused before it is read.
+
+    Opened without blocking and checked on the open descriptor: a FIFO would wait for a
+    writer for ever and a device such as /dev/zero never ends, and a check by name could
+    be raced by a rename.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        raise SmtpcfgError(f"cannot read attachment {path}: {error.strerror}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise SmtpcfgError(f"--attach {path}: not a regular file ({_file_type(mode)}); "
+                           "attach a file's contents, saved to a file")
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read()
+        except OSError as error:
+            raise SmtpcfgError(f"cannot read attachment {path}: {error.strerror}") from None
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
 def _attachment(item: Path | StoredAttachment) -> StoredAttachment:
     if isinstance(item, StoredAttachment):
         return item
-    try:
-        data = item.read_bytes()
-    except OSError as error:
-        raise SmtpcfgError(f"cannot read attachment {item}: {error.strerror}") from None
+    data = _read_regular_file(item)
     content_type, encoding = mimetypes.guess_type(item.name)
     if content_type is None or encoding is not None:  # INV-1.pdf.gz is no PDF
         content_type = "application/octet-stream"

@@ -23,7 +23,7 @@ from reconciler.delivery.outbox import enqueue
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey
-from reconciler.store.base import Store
+from reconciler.store.base import Store, StoreError
 from reconciler.store.outbox import Job, Outcome
 from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
@@ -41,6 +41,10 @@ _TEMPORARY_VAULT_REASONS = (
 )
 
 
+#: How often `deliver --prune-after` prunes, in seconds.
+PRUNE_INTERVAL = 3600.0
+
+
 @dataclass
 class RunnerOptions:
     runner_id: str
@@ -51,6 +55,8 @@ class RunnerOptions:
     max_attempts: int = 8
     retry_base_delay: float = 30.0
     retry_max_delay: float = 3600.0
+    #: Prune the attachments of jobs finished longer ago than this (seconds), hourly.
+    prune_after: float | None = None
 
 
 @dataclass
@@ -110,6 +116,7 @@ class Runner:
         self.log = log
         self.progress = progress
         self.stopping = StopRequest()
+        self._next_prune = 0.0
 
     def stop(self, reason: str) -> None:
         """Stop after the message in flight; safe to call from a signal handler."""
@@ -125,6 +132,7 @@ class Runner:
         options = self.options
         try:
             while not self.stopping.requested:
+                self._prune_if_due()
                 jobs = self.store.claim(
                     options.runner_id, options.batch_size, options.lease_seconds
                 )
@@ -143,11 +151,26 @@ class Runner:
                     if self.progress:
                         self.progress(summary)
                 self.store.release(options.runner_id)  # what is left of the batch
-        finally:
+        except BaseException:
+            # The first error is the one to report; the claims expire with their lease.
+            with contextlib.suppress(StoreError):
+                self.store.release(options.runner_id)
+            raise
+        else:
             self.store.release(options.runner_id)
+        finally:
             self.sender.close()
             self.stopping.close()
         return summary
+
+    def _prune_if_due(self) -> None:
+        """`deliver --prune-after`: prune at start, then once per PRUNE_INTERVAL."""
+        if self.options.prune_after is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_INTERVAL
+        pruned = self.store.prune_attachments(utc_in(-self.options.prune_after))
+        self.log.message(pruned.describe(), event="prune", jobs=pruned.jobs,
+                         attachments=pruned.attachments, bytes=pruned.bytes)
 
     def _lease_half_gone(self, claimed_at: float) -> bool:
         """Whether to stop working through a batch and claim afresh.
@@ -188,6 +211,8 @@ class Runner:
                 error.reason in _TEMPORARY_VAULT_REASONS,
                 outcome=f"vault-{error.reason}",
             )
+        except StoreError:
+            raise  # the store's fault, not the job's: the job keeps its claim and lease
         except SmtpcfgError as error:
             return self._failed(job, str(error), temporary=False, outcome="invalid")
         refused = "; ".join(

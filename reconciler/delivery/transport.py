@@ -20,6 +20,7 @@ from email.utils import getaddresses
 from typing import Protocol, runtime_checkable
 
 from reconciler.delivery.failures import DeliveryFailure, Phase, classify
+from reconciler.delivery.wire import StreamingData, wire_bytes
 from reconciler.errors import SmtpcfgError
 
 IMPLICIT_TLS_PORT = 465
@@ -78,7 +79,7 @@ class SendResult:
     refused: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
 
-class _KeepsDataReply:
+class _KeepsDataReply(StreamingData):
     """smtplib's sendmail() drops the reply to DATA; the outbox records it."""
 
     last_data_reply: tuple[int, bytes] = (0, b"")
@@ -206,7 +207,7 @@ class SmtpConnection:
         if smtp is None:
             raise DeliveryFailure("connection-lost", f"not connected to {address}", temporary=True)
         sender, recipients = _envelope(msg)
-        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        data = wire_bytes(msg)
         _check_size(smtp, len(data), address)
         try:
             refused = smtp.sendmail(sender, recipients, data)

@@ -1,4 +1,4 @@
-"""The value formats the schemas name: host names, email addresses and sizes.
+"""The value formats the schemas name: host names, email addresses, sizes, header text.
 
 jsonschema's own `hostname` and `email` checks are either absent (they need optional
 packages) or accept almost anything, so the schemas' `format` keywords are checked here.
@@ -10,6 +10,8 @@ import ipaddress
 import re
 
 from jsonschema import FormatChecker
+
+from reconciler.header_text import line_break_in
 
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # RFC 5322 dot-atom local part; quoted local parts are legal but never seen in billing.
@@ -78,3 +80,6 @@ format_checker.checks("hostname-or-ip")(
 )
 format_checker.checks("email")(lambda value: not isinstance(value, str) or is_email(value))
 format_checker.checks("size")(_is_size)
+format_checker.checks("header-text")(
+    lambda value: not isinstance(value, str) or line_break_in(value) is None
+)

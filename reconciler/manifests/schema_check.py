@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from jsonschema import ValidationError
 
+from reconciler.header_text import header_text_problem
 from reconciler.manifests.formats import parse_size
 from reconciler.manifests.problems import Problem
 from reconciler.manifests.source import format_field
@@ -63,11 +64,11 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
                          "false as booleans; quote the value")
         case "type":
             yield path, f"expected {_type_words(error.validator_value)}, got {_type_of(value)}"
-        case "pattern" if error.validator_value == "^[^\\r\\n]*$":
-            yield path, "must not contain a line break (CR or LF): it would end up in a mail header"
         case "pattern" if path[-1:] in (("name",), ("notifyUser",), ("smtpSettings",)):
             yield path, (f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
                          "'.', starting and ending with a letter or digit")
+        case "format" if error.validator_value == "header-text":
+            yield path, str(header_text_problem(value))
         case "format" if error.validator_value == "size":
             try:
                 parse_size(value)

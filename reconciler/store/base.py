@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    from reconciler.store.faults import Reconnect
 
 #: "status" records what the store observed (e.g. a password's KV version) without
 #: changing the resource or its generation.
@@ -126,5 +129,10 @@ class Store(Outbox, Protocol):
         ...
 
     def history(self, scope: str | None = None) -> list[AuditEntry]: ...
+
+    def keep_connected(self, reconnect: Reconnect) -> None:
+        """Reconnect after a lost connection (with `reconnect`'s backoff) instead of
+        raising StoreUnavailable; for long-lived processes such as the runner."""
+        ...
 
     def close(self) -> None: ...

@@ -76,7 +76,10 @@ class Job:
     created_at: str
     updated_at: str
     finished_at: str | None
+    attachments_pruned_at: str | None = None
     attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
+    #: SHA-256 of each attachment (None for one queued before checksums were kept).
+    attachment_sha256: list[str | None] = field(default_factory=list)
     history: list[Attempt] = field(default_factory=list)
 
     @property
@@ -107,7 +110,12 @@ class Job:
             "finishedAt": self.finished_at,
             "claimedBy": self.claimed_by,
             "claimedUntil": self.claimed_until,
-            "attachments": [{"filename": n, "size": s} for n, s in self.attachment_sizes],
+            "attachments": [
+                {"filename": n, "size": s, "sha256": checksum}
+                for (n, s), checksum in zip(self.attachment_sizes, self.attachment_sha256,
+                                            strict=True)
+            ],
+            "attachmentsPrunedAt": self.attachments_pruned_at,
             "attemptLog": [
                 {"attempt": a.attempt, "runner": a.runner, "startedAt": a.started_at,
                  "outcome": a.outcome, "code": a.code, "reply": a.reply}
@@ -134,6 +142,20 @@ class Outcome:
     retry_at: str | None = None
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune_attachments` removed (or, in a dry run, would remove)."""
+
+    jobs: int
+    attachments: int
+    bytes: int
+
+    def describe(self, *, dry_run: bool = False) -> str:
+        verb = "Would prune" if dry_run else "Pruned"
+        return (f"{verb} {self.attachments} attachments ({self.bytes} bytes) of {self.jobs}"
+                " finished jobs")
+
+
 class Outbox(Protocol):
     """The store's outbox side. Claims are leases: a dead runner's claims expire."""
 
@@ -151,3 +173,9 @@ class Outbox(Protocol):
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]: ...
 
     def job(self, job_id: int) -> Job | None: ...
+
+    def prune_attachments(self, finished_before: str, *, dry_run: bool = False) -> Pruned:
+        """Delete the attachment bytes of jobs finished (sent, failed, size-exceeded...)
+        before `finished_before`; keep the job, its recipients and each attachment's
+        name, size and SHA-256."""
+        ...

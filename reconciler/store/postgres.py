@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from reconciler.store.base import (
     StoreState,
     Write,
 )
+from reconciler.store.faults import R, Reconnect, StoreUnavailable
 from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
 from reconciler.store.open import INIT_HINT
@@ -42,30 +43,85 @@ LOCK_TIMEOUT = 30
 
 
 class PostgresStore(PostgresOutbox):
-    def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
+    def __init__(self, url: str, connect: Callable[[], psycopg.Connection[Any]]) -> None:
         self.url = url
         self.migrated: tuple[int, ...] = ()
-        self._db = connection
+        self._connect = connect
+        self._db = connect()
+        self._reconnect: Reconnect | None = None
 
     @classmethod
     def open(cls, url: str, display_url: str, *, create: bool) -> PostgresStore:
         """Connect and bring the schema up to date; with `create`, make the store (and its
         schema) if need be, else refuse a store that is not there."""
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        # A URL's own application_name wins: operators (and tests) tell runners apart by it.
+        name = {} if "application_name" in conninfo_to_dict(url) else {
+            "application_name": "smtpcfg"}
+
+        def connect() -> psycopg.Connection[Any]:
+            return psycopg.connect(url, autocommit=True, connect_timeout=10, **name)
 
         try:
-            connection = psycopg.connect(
-                url, autocommit=True, connect_timeout=10, application_name="smtpcfg"
-            )
+            store = cls(display_url, connect)
         except psycopg.Error as error:
             raise StoreError(f"cannot open store {display_url}: {_reason(error)}") from None
-        store = cls(display_url, connection)
         try:
             store._migrate(create=create)
         except BaseException:
-            connection.close()
+            store._db.close()
             raise
         return store
+
+    def keep_connected(self, reconnect: Reconnect) -> None:
+        self._reconnect = reconnect
+
+    def _guard(self, call: Callable[[], R]) -> R:
+        """Driver errors become StoreErrors; a lost connection is made again first when
+        `keep_connected` asked for it, and the whole call repeated.
+
+        Repeating is safe for reads, claims and releases; `finish_attempt` records an
+        attempt at most once, however often it is repeated.
+        """
+        import psycopg
+
+        while True:
+            try:
+                return call()
+            except psycopg.Error as error:
+                if not (self._db.broken or self._db.closed):
+                    raise StoreError(f"store {self.url}: {_reason(error)}") from None
+                if self._reconnect is None:
+                    raise StoreUnavailable(
+                        f"lost the connection to store {self.url}: {_reason(error)}"
+                    ) from None
+                self._reconnect_after(_reason(error), self._reconnect)
+
+    def _reconnect_after(self, reason: str, policy: Reconnect) -> None:
+        """Connect again with exponential backoff, telling `policy.log` of every try."""
+        import psycopg
+
+        self._db.close()
+        delay, attempt = policy.first_delay, 0
+        while True:
+            attempt += 1
+            policy.log(f"lost the connection to store {self.url} ({reason}); "
+                       f"reconnecting in {delay:g} s (try {attempt})")
+            if not policy.wait(delay):
+                raise StoreUnavailable(
+                    f"lost the connection to store {self.url}: {reason}; stopped while "
+                    "reconnecting"
+                )
+            try:
+                self._db = self._connect()
+            except psycopg.Error as error:
+                reason = _reason(error)
+                delay = min(delay * 2, policy.max_delay)
+                continue
+            policy.log(f"reconnected to store {self.url} after {attempt} tries")
+            return
 
     def state(self) -> StoreState:
         row = self._one("SELECT store_id, revision, write_id FROM store_info")

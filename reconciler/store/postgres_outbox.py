@@ -11,8 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from reconciler.store.outbox import PENDING, Attempt, Job, NewJob, Outcome, StoredAttachment
-from reconciler.store.rows import JOB_COLUMNS, job_from_row
+from reconciler.store.faults import GuardedMethods
+from reconciler.store.outbox import (
+    PENDING,
+    Attempt,
+    Job,
+    NewJob,
+    Outcome,
+    Pruned,
+    StoredAttachment,
+)
+from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
 from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
@@ -20,8 +29,9 @@ if TYPE_CHECKING:
 
 
 
-class PostgresOutbox:
-    """Mixed into PostgresStore, which provides the autocommit connection."""
+class PostgresOutbox(GuardedMethods):
+    """Mixed into PostgresStore, which provides the autocommit connection and the guard
+    that reconnects."""
 
     _db: psycopg.Connection[Any]
 
@@ -42,9 +52,8 @@ class PostgresOutbox:
             job_id = int(row[0])
             self._db.cursor().executemany(
                 "INSERT INTO outbox_attachments (job_id, position, filename, content_type, size,"
-                " data) VALUES (%s, %s, %s, %s, %s, %s)",
-                [(job_id, i, a.filename, a.content_type, len(a.data), a.data)
-                 for i, a in enumerate(job.attachments)],
+                " sha256, data) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                attachment_rows(job_id, job.attachments),
             )
         return job_id
 
@@ -80,13 +89,20 @@ class PostgresOutbox:
                 " next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),"
                 " invoice_status = CASE WHEN %(delivered)s THEN 'delivered'"
                 "   ELSE invoice_status END,"
-                " claimed_by = NULL, claimed_until = NULL WHERE id = %(id)s RETURNING attempts",
+                " claimed_by = NULL, claimed_until = NULL WHERE id = %(id)s"
+                # Repeated after a lost connection, an attempt already recorded is not
+                # counted again.
+                " AND NOT EXISTS (SELECT 1 FROM outbox_attempts WHERE job_id = %(id)s"
+                "   AND runner = %(runner)s AND started_at = %(started)s)"
+                " RETURNING attempts",
                 {"status": outcome.status, "code": outcome.code, "reply": outcome.reply,
                  "message_id": outcome.message_id, "failure": outcome.failure,
                  "finished": finished, "retry_at": outcome.retry_at,
-                 "delivered": outcome.invoice_delivered, "id": job_id},
+                 "delivered": outcome.invoice_delivered, "id": job_id, "runner": runner,
+                 "started": started_at},
             ).fetchone()
-            assert row is not None
+            if row is None:
+                return
             self._db.execute(
                 "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
                 " reply) VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -97,6 +113,28 @@ class PostgresOutbox:
         self._db.execute(
             "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
             " WHERE claimed_by = %s AND status = ANY(%s)", (runner, list(PENDING)))
+
+    def prune_attachments(self, finished_before: str, *, dry_run: bool = False) -> Pruned:
+        due = ("SELECT id FROM outbox_jobs WHERE NOT (status = ANY(%(pending)s))"
+               " AND finished_at < %(before)s::timestamptz AND attachments_pruned_at IS NULL"
+               " AND id IN (SELECT job_id FROM outbox_attachments)")
+        values = {"pending": list(PENDING), "before": finished_before}
+        with self._db.transaction():
+            # FOR UPDATE: a concurrent prune waits, then finds nothing left to count.
+            ids = [row[0] for row in self._db.execute(f"{due} FOR UPDATE", values)]
+            row = self._db.execute(
+                "SELECT COUNT(DISTINCT job_id), COUNT(*), COALESCE(SUM(size), 0)::bigint"
+                " FROM outbox_attachments WHERE job_id = ANY(%s)", (ids,)).fetchone()
+            assert row is not None
+            if not dry_run:
+                # sha256() of the bytes for attachments queued before checksums were kept.
+                self._db.execute(
+                    "UPDATE outbox_attachments SET data = '',"
+                    " sha256 = COALESCE(sha256, encode(sha256(data), 'hex'))"
+                    " WHERE job_id = ANY(%s)", (ids,))
+                self._db.execute("UPDATE outbox_jobs SET attachments_pruned_at = now()"
+                                 " WHERE id = ANY(%s)", (ids,))
+        return Pruned(*row)
 
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
         rows = self._db.execute(
@@ -114,10 +152,12 @@ class PostgresOutbox:
     def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
         ids = [row[0] for row in rows]
         sizes: dict[int, list[tuple[str, int]]] = {}
-        for job_id, name, size in self._db.execute(
-                "SELECT job_id, filename, size FROM outbox_attachments WHERE job_id = ANY(%s)"
-                " ORDER BY job_id, position", (ids,)):
+        checksums: dict[int, list[str | None]] = {}
+        for job_id, name, size, checksum in self._db.execute(
+                "SELECT job_id, filename, size, sha256 FROM outbox_attachments"
+                " WHERE job_id = ANY(%s) ORDER BY job_id, position", (ids,)):
             sizes.setdefault(job_id, []).append((name, size))
+            checksums.setdefault(job_id, []).append(checksum)
         history: dict[int, list[Attempt]] = {}
         for job_id, *attempt in self._db.execute(
                 "SELECT job_id, attempt, runner, started_at, outcome, code, reply"
@@ -127,5 +167,6 @@ class PostgresOutbox:
         for row in rows:
             job = job_from_row(row, lambda value: value, format_utc)
             job.attachment_sizes = sizes.get(job.id, [])
+            job.attachment_sha256 = checksums.get(job.id, [])
             job.history = history.get(job.id, [])
             yield job

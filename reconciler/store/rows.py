@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Write
-from reconciler.store.outbox import Job
+from reconciler.store.outbox import Job, StoredAttachment
 
 #: Column order of every resource SELECT and INSERT.
 RESOURCE_COLUMNS = (
@@ -75,9 +76,10 @@ def resource_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
 JOB_COLUMNS = (
     "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
     " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
-    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at"
+    " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,"
+    " attachments_pruned_at"
 )
-_JOB_TIMES = (13, 15, 20, 21, 22)
+_JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
 
 def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
@@ -86,7 +88,8 @@ def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
               for i, v in enumerate(row)]
     (job_id, purpose, recipients, settings, template, subject, body, variables, account,
      invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
-     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at) = values
+     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,
+     attachments_pruned_at) = values
     addresses = decode(recipients)
     return Job(
         id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
@@ -95,5 +98,12 @@ def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
         attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
         claimed_until=claimed_until, message_id=message_id, last_code=last_code,
         last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
-        finished_at=finished_at,
+        finished_at=finished_at, attachments_pruned_at=attachments_pruned_at,
     )
+
+
+def attachment_rows(job_id: int, attachments: list[StoredAttachment]) -> list[tuple[Any, ...]]:
+    """(job_id, position, filename, content_type, size, sha256, data) of a new job's
+    attachments: the checksum is kept for the audit, even once the bytes are pruned."""
+    return [(job_id, i, a.filename, a.content_type, len(a.data),
+             hashlib.sha256(a.data).hexdigest(), a.data) for i, a in enumerate(attachments)]

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from reconciler.store.base import (
     StoreState,
     Write,
 )
+from reconciler.store.faults import R
 from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
 from reconciler.store.open import INIT_HINT
@@ -51,22 +52,31 @@ class SqliteStore(SqliteOutbox):
         if not path.exists():
             if not create:
                 raise StoreMissingError(f"store {url} does not exist: {INIT_HINT}")
-            _create_private_file(path)
+            try:
+                _create_private_file(path)
+            except OSError as error:
+                raise StoreError(f"cannot create store {url}: {error.strerror}") from None
         try:
             connection = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT, isolation_level=None)
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"cannot open store {url}: {error}") from None
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open store {url}: {sqlite_fault(error)}") from None
         store = cls(url, path, connection)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
             store._migrate(create=create)
-        except sqlite3.DatabaseError as error:
+        except sqlite3.Error as error:
             connection.close()
-            raise StoreError(f"cannot open store {url}: {error}") from None
+            raise StoreError(f"cannot open store {url}: {sqlite_fault(error)}") from None
         except BaseException:
             connection.close()
             raise
         return store
+
+    def _guard(self, call: Callable[[], R]) -> R:
+        try:
+            return call()
+        except sqlite3.Error as error:
+            raise StoreError(f"store {self.url}: {sqlite_fault(error)}") from None
 
     def state(self) -> StoreState:
         row = self._db.execute("SELECT store_id, revision, write_id FROM store_info").fetchone()
@@ -90,9 +100,10 @@ class SqliteStore(SqliteOutbox):
     def apply(self, expected: StoreState, prepare: PrepareApply) -> int:
         try:
             return self._apply(expected, prepare)
-        except sqlite3.DatabaseError as error:
+        except sqlite3.Error as error:
             raise StoreError(
-                f"apply failed and was rolled back; nothing changed: {error}"
+                f"apply failed and was rolled back; nothing changed: store {self.url}: "
+                f"{sqlite_fault(error)}"
             ) from None
 
     def _apply(self, expected: StoreState, prepare: PrepareApply) -> int:
@@ -161,11 +172,16 @@ class SqliteStore(SqliteOutbox):
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
+            if error.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                raise  # e.g. a read-only file: the guard names it
             raise StoreError(f"store {self.url} is locked by another writer: {error}") from None
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # After some errors (a full disk, I/O) SQLite has rolled back already; a
+            # second ROLLBACK would fail and hide the error that matters.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -215,6 +231,25 @@ class SqliteStore(SqliteOutbox):
 
     def _has_info(self) -> bool:
         return bool(self._db.execute("SELECT COUNT(*) FROM store_info").fetchone()[0])
+
+
+#: What an operator needs to know about SQLite's primary result codes.
+_FAULTS = {
+    "SQLITE_READONLY": "the store is read-only (file, folder or file system)",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_CORRUPT": "the file is corrupted",
+    "SQLITE_NOTADB": "the file is corrupted or not an SQLite database",
+    "SQLITE_CANTOPEN": "the file cannot be opened",
+    "SQLITE_IOERR": "the disk reported an I/O error",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+def sqlite_fault(error: sqlite3.Error) -> str:
+    """The cause of a SQLite error in words, with SQLite's own message."""
+    code = getattr(error, "sqlite_errorname", None) or ""
+    cause = _FAULTS.get("_".join(code.split("_")[:2]))  # SQLITE_IOERR_WRITE is an IOERR
+    return f"{cause} ({error})" if cause else str(error)
 
 
 def _create_private_file(path: Path) -> None:

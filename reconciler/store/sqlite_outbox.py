@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from reconciler.store.faults import GuardedMethods
 from reconciler.store.outbox import (
     PENDING,
     Attempt,
     Job,
     NewJob,
     Outcome,
+    Pruned,
     StoredAttachment,
 )
-from reconciler.store.rows import JOB_COLUMNS, job_from_row
+from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
 from reconciler.timeutil import utc_in, utc_now
 
 
-class SqliteOutbox:
-    """Mixed into SqliteStore, which provides the connection and the write lock."""
+class SqliteOutbox(GuardedMethods):
+    """Mixed into SqliteStore, which provides the connection, the write lock and the
+    guard that words SQLite's errors."""
 
     _db: sqlite3.Connection
     _write_transaction: Callable[[], AbstractContextManager[None]]
@@ -40,9 +44,8 @@ class SqliteOutbox:
             job_id = int(cursor.lastrowid or 0)
             self._db.executemany(
                 "INSERT INTO outbox_attachments (job_id, position, filename, content_type, size,"
-                " data) VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, i, a.filename, a.content_type, len(a.data), a.data)
-                 for i, a in enumerate(job.attachments)],
+                " sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                attachment_rows(job_id, job.attachments),
             )
         return job_id
 
@@ -93,6 +96,29 @@ class SqliteOutbox:
                 "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
                 " WHERE claimed_by = ? AND status IN (?, ?)", (runner, *PENDING))
 
+    def prune_attachments(self, finished_before: str, *, dry_run: bool = False) -> Pruned:
+        due = ("SELECT id FROM outbox_jobs WHERE status NOT IN (?, ?) AND finished_at < ?"
+               " AND attachments_pruned_at IS NULL"
+               " AND id IN (SELECT job_id FROM outbox_attachments)")
+        due_values = (*PENDING, finished_before)
+        count = (f"SELECT COUNT(DISTINCT job_id), COUNT(*), COALESCE(SUM(size), 0)"
+                 f" FROM outbox_attachments WHERE job_id IN ({due})")
+        if dry_run:
+            return Pruned(*self._db.execute(count, due_values).fetchone())
+        with self._write_transaction():
+            pruned = Pruned(*self._db.execute(count, due_values).fetchone())
+            for job_id, position, data in self._db.execute(
+                    "SELECT job_id, position, data FROM outbox_attachments"
+                    f" WHERE sha256 IS NULL AND job_id IN ({due})", due_values).fetchall():
+                self._db.execute(
+                    "UPDATE outbox_attachments SET sha256 = ? WHERE job_id = ? AND position = ?",
+                    (hashlib.sha256(data).hexdigest(), job_id, position))
+            self._db.execute(f"UPDATE outbox_attachments SET data = X'' WHERE job_id IN ({due})",
+                             due_values)
+            self._db.execute(f"UPDATE outbox_jobs SET attachments_pruned_at = ? WHERE id IN"
+                             f" ({due})", (utc_now(), *due_values))
+        return pruned
+
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
         clauses, values = [], []
         if status:
@@ -114,10 +140,11 @@ class SqliteOutbox:
     def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
         for row in rows:
             job = job_from_row(row, json.loads, str)
-            job.attachment_sizes = [
-                (name, size) for name, size in self._db.execute(
-                    "SELECT filename, size FROM outbox_attachments WHERE job_id = ?"
-                    " ORDER BY position", (job.id,))]
+            for name, size, checksum in self._db.execute(
+                    "SELECT filename, size, sha256 FROM outbox_attachments WHERE job_id = ?"
+                    " ORDER BY position", (job.id,)):
+                job.attachment_sizes.append((name, size))
+                job.attachment_sha256.append(checksum)
             job.history = [
                 Attempt(*attempt) for attempt in self._db.execute(
                     "SELECT attempt, runner, started_at, outcome, code, reply"

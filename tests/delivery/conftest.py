@@ -118,13 +118,15 @@ class Delivery:
         documents: list[dict[str, Any]] = json.loads(result.stdout)
         return documents
 
-    def start_runner(self, *extra: str) -> subprocess.Popen[str]:
-        """`deliver` (no --once) in the background; stdout and stderr go to files."""
+    def start_runner(self, *extra: str, store: str | None = None) -> subprocess.Popen[str]:
+        """`deliver` (no --once) in the background, on `store` if given; stdout and stderr
+        go to files."""
         log = (self.workdir / "runner.log").open("w")
         return subprocess.Popen(
             [sys.executable, "-m", "reconciler", *self.deliver_args(*extra)],
             cwd=self.cli.cwd,
-            env={**self.cli.env, **self.vault_env},
+            env={**self.cli.env, **self.vault_env,
+                 **({"SMTPCFG_STORE": store} if store else {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

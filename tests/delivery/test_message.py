@@ -140,22 +140,24 @@ def test_template_refuses_a_malformed_placeholder() -> None:
 def test_a_value_that_would_inject_a_header_is_refused() -> None:
     subject = render_template("Invoice ${invoice}", {"invoice": "INV-7\r\nBcc: spy@evil.example"})
 
-    with pytest.raises(SmtpcfgError, match="Subject must be one line"):
+    with pytest.raises(SmtpcfgError, match="Subject contains the line break"):
         message(subject=subject)
 
 
 @pytest.mark.parametrize(
     ("field", "value", "complaint"),
     [
-        ("from_name", "Acme\nBcc: spy@evil.example", "From name must be one line"),
-        ("from_address", "billing@acme.example\r\nBcc: spy@evil.example", "From must be one line"),
-        ("to", ["jane@customer.example\nBcc: spy@evil.example"], "To must be one line"),
-        ("cc", ["a@b.example\rX: y"], "Cc must be one line"),
-        ("message_id_domain", "acme.example\n", "Message-ID domain must be one line"),
+        ("from_name", "Acme\nBcc: spy@evil.example", "From name contains the line break"),
+        ("from_name", "Acme\u2028Billing", r"From name contains the line break U\+2028"),
+        ("from_address", "billing@acme.example\r\nBcc: spy@evil.example",
+         "From contains the line break"),
+        ("to", ["jane@customer.example\nBcc: spy@evil.example"], "To contains the line break"),
+        ("cc", ["a@b.example\rX: y"], "Cc contains the line break"),
+        ("message_id_domain", "acme.example\n", "Message-ID domain contains the line break"),
         (
             "attachments",
             [Attachment("a.pdf\r\nBcc: spy@evil.example", "application/pdf", b"x")],
-            "attachment filename must be one line",
+            "attachment filename contains the line break",
         ),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,10 @@ def test_add_prints_the_job_id_and_keeps_every_option(
     assert shown["cc"] == ["cfo@customer.example"]
     assert (shown["account"], shown["invoice"]) == ("A-2002", "INV-2")
     assert (shown["status"], shown["attempts"], shown["invoiceStatus"]) == ("queued", 0, "pending")
-    assert shown["attachments"] == [{"filename": "statement.pdf", "size": 18}]
+    assert shown["attachments"] == [{
+        "filename": "statement.pdf", "size": 18,
+        "sha256": hashlib.sha256(b"%PDF-1.4 statement").hexdigest()}]
+    assert shown["attachmentsPrunedAt"] is None
     assert shown["messageId"] is None
     assert shown["createdAt"] and shown["nextAttemptAt"]
 
@@ -178,3 +183,82 @@ def test_show_as_text_lists_attempts(delivery: Delivery, smtp_server: SmtpSink) 
     assert "data-refused 451 4.3.0 Local problem, try again" in result.stdout
     assert "sent 250 2.0.0 Ok: queued as Q1" in result.stdout
     assert "manual delivery" not in result.stdout
+
+
+INVOICE_ARGS = ["--purpose", "invoice", "--template", "invoice", "--to", "jane@customer.example",
+                "--account", "A-1", "--invoice", "INV-1", "--var", "name=Jane"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--subject", "Your invoice\u2028Bcc: x@evil.example"],
+         "--subject 'Your invoice\\u2028Bcc: x@evil.example': contains the line break U+2028"
+         " (LINE SEPARATOR) at character 13"),
+        (["--to", "ap@customer.example\x85"],
+         "--to 'ap@customer.example\\x85': contains the line break U+0085 (NEXT LINE)"),
+        (["--cc", "cfo@customer.example\x0b"],
+         "--cc 'cfo@customer.example\\x0b': contains the line break U+000B (LINE TABULATION)"),
+        (["--account", "A-1\x1c"], "--account 'A-1\\x1c': contains the line break U+001C"),
+        (["--invoice", "INV\u20291"], "--invoice 'INV\\u20291': contains the line break U+2029"),
+        # ${name} is not in the default subject: give one that uses it.
+        (["--subject", "Hello ${name}", "--var", "name=Jane\u2028Doe"],
+         "--var name: contains the line break U+2028 (LINE SEPARATOR) at character 5: a mail "
+         "header must be one line (it fills the subject)"),
+    ],
+    ids=["subject", "to", "cc", "account", "invoice", "var"],
+)
+def test_add_refuses_a_line_break_in_anything_that_reaches_a_header(
+    delivery: Delivery, args: list[str], message: str
+) -> None:
+    result = delivery.run("outbox", "add", *INVOICE_ARGS, *args)
+
+    assert result.code == 1
+    assert message in one_error_line(result.stderr)
+    assert delivery.jobs() == []
+
+
+def test_a_line_break_in_a_body_variable_is_fine(delivery: Delivery) -> None:
+    """Only header text must be one line: a body may hold an address block."""
+    job = delivery.add(*INVOICE_ARGS[:-2], "--var", "name=Jane\nDoe")
+
+    assert delivery.show(job)["status"] == "queued"
+
+
+def test_add_refuses_an_attachment_name_with_a_line_break(
+    delivery: Delivery, tmp_path: Path
+) -> None:
+    statement = tmp_path / "INV-1\u2028.pdf"
+    statement.write_bytes(b"%PDF-1.4")
+
+    result = delivery.run("outbox", "add", *INVOICE_ARGS, "--attach", statement)
+
+    assert result.code == 1
+    assert "--attach 'INV-1\\u2028.pdf': contains the line break U+2028" in one_error_line(
+        result.stderr)
+    assert delivery.jobs() == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_add_takes_regular_files_only_and_never_hangs(
+    delivery: Delivery, tmp_path: Path, kind: str
+) -> None:
+    if kind == "fifo":
+        path = tmp_path / "invoice.pdf"
+        os.mkfifo(path)
+        expected = "not a regular file (a FIFO)"
+    elif kind == "device":
+        path = Path("/dev/zero")
+        expected = "not a regular file (a character device)"
+    else:
+        path = tmp_path / "invoices"
+        path.mkdir()
+        expected = "not a regular file (a directory)"
+
+    # A FIFO without a writer would block an open() for ever: the timeout fails the test.
+    result = delivery.cli("outbox", "add", *INVOICE_ARGS, "--attach", path,
+                          env=delivery.vault_env, timeout=20)
+
+    assert result.code == 1
+    assert f"Error: --attach {path}: {expected}" in one_error_line(result.stderr)
+    assert delivery.jobs() == []
