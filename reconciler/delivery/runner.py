@@ -200,7 +200,8 @@ class Runner:
             )
         except DeliveryFailure as failure:
             if failure.replies:  # every recipient refused, each with its own reply
-                return self._answered(job, message_id, None, None, failure.replies)
+                return self._answered(job, message_id, failure.code, failure.reply,
+                                      failure.replies)
             outcome = self._failed(job, str(failure), failure.temporary, failure.code,
                                    failure.reply, outcome=failure.step)
             return replace(outcome, message_id=message_id)
