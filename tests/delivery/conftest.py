@@ -28,6 +28,8 @@ SETTINGS_FROM = {"name": "Acme Billing", "address": "billing@acme.example"}
 TEMPLATE_FROM = {"name": "Acme Invoices", "address": "invoices@acme.example"}
 INVOICE_SUBJECT = "Invoice ${invoice} for account ${account}"
 INVOICE_BODY = "Hello ${name},\n\nplease find invoice ${invoice} attached.\n"
+#: Settings for tests/delivery/fault_servers.py, which speak plaintext and want no login.
+NO_LOGIN = {"startTlsOnly": False, "username": None, "password": None}
 
 
 class Listening(Protocol):

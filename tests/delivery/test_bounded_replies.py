@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.delivery.failures import DeliveryFailure
 from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint
-from tests.delivery.conftest import Delivery
+from tests.delivery.conftest import NO_LOGIN, Delivery
 from tests.delivery.fault_servers import (
     AuthEcho,
     Play,
@@ -102,10 +102,6 @@ def test_the_runner_gives_up_a_flood_in_bounded_time_and_memory(
     assert shown["status"] == "retrying"
     assert "a reply of over 65536 octets" in shown["failure"]
     assert elapsed < 30  # the whole process, start-up included; unbounded, it never ends
-
-
-#: Settings for the fault servers, which speak plaintext and want no login.
-NO_LOGIN = {"startTlsOnly": False, "username": None, "password": None}
 
 
 def tls_endpoint(port: int, username: str, ca_file: str) -> SmtpEndpoint:
