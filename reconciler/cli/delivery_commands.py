@@ -214,7 +214,8 @@ def _smtp_client_options(function: F) -> F:
     """How the runner and test-email connect: both send through the same code."""
     function = click.option(
         "--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-        metavar="SECONDS", help="Timeout of every network step.")(function)
+        metavar="SECONDS",
+        help="Bounds connecting with the greeting, each whole reply, and each send.")(function)
     return click.option(
         "--ca-file", type=click.Path(exists=True, dir_okay=False),
         help="CA certificates to verify SMTP servers with [default: system store].")(function)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -102,7 +103,7 @@ async def flooder(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 class AuthEcho:
-    """Implicit TLS; offers one AUTH `mechanism` (PLAIN or LOGIN); accepts exactly
+    """Implicit TLS; offers one AUTH `mechanism` (PLAIN, LOGIN or CRAM-MD5); accepts exactly
     `username`/`password` sent as UTF-8 and answers anything else with a 535 that echoes
     every line of the exchange, decoded too, as some real servers do."""
 
@@ -133,6 +134,17 @@ class AuthEcho:
         argument = line.split()[2] if len(line.split()) > 2 else b""
         if self.mechanism == "PLAIN":
             _, username, password = base64.b64decode(argument).split(b"\0")
+        elif self.mechanism == "CRAM-MD5":
+            challenge = b"<1896.697170952@localhost>"
+            writer.write(b"334 " + base64.b64encode(challenge) + b"\r\n")
+            await writer.drain()
+            answer = (await reader.readline()).strip()
+            sent.append(answer)
+            username, _, digest = base64.b64decode(answer).partition(b" ")
+            expected = self.credentials[1].encode()
+            right = hmac.HMAC(expected, challenge, "md5").hexdigest().encode()
+            # The password itself never travels; the right digest stands for it.
+            password = expected if hmac.compare_digest(digest, right) else digest
         else:
             username = base64.b64decode(argument)
             writer.write(b"334 UGFzc3dvcmQ6\r\n")  # "Password:"

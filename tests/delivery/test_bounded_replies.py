@@ -109,7 +109,7 @@ def tls_endpoint(port: int, username: str, ca_file: str) -> SmtpEndpoint:
                         timeout=5.0, ca_file=ca_file, implicit_tls=True)
 
 
-@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
 def test_a_non_ascii_login_is_sent_as_utf8(
     mechanism: str, smtp_tls_context: ssl.SSLContext, smtp_ca_file: str
 ) -> None:

@@ -17,7 +17,6 @@ from tests.support.cli import Result
 from tests.support.smtp import SERVER_USERNAME, SmtpSink
 from tests.support.stores import backend, execute
 
-
 #: Characters of the password found nowhere else, as text and as Python escapes them.
 RARE = ("ǂ", "\\u01c2", "\\xc7\\x82")
 
