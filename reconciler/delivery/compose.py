@@ -40,8 +40,10 @@ class Composed:
     @property
     def over_limit_text(self) -> str:
         """Why the Max Size rule applies, for the job's record and the alert."""
-        return (f"its attachments total {self.attachment_total} bytes, over the Max Size of "
-                f"{self.limit} bytes of SmtpSettings/{self.settings.key.name}")
+        return (
+            f"its attachments total {self.attachment_total} bytes, over the Max Size of "
+            f"{self.limit} bytes of SmtpSettings/{self.settings.key.name}"
+        )
 
 
 def compose(job: Job, store: Store) -> Composed:

@@ -129,14 +129,14 @@ def classify(exc: smtplib.SMTPException | OSError, server: str, phase: Phase) ->
     return _os_failure(exc, server, phase)
 
 
-def unexpected(exc: Exception, server: str, phase: Phase,
-               scrub: Callable[[str], str]) -> DeliveryFailure:
+def unexpected(
+    exc: Exception, server: str, phase: Phase, scrub: Callable[[str], str]
+) -> DeliveryFailure:
     """Anything else raised while talking to `server` (a library's surprise, a bug): a
     permanent failure whose text went through `scrub`, the session's credential filter."""
     return DeliveryFailure(
         "internal",
-        scrub(f"unexpected error while {_DOING[phase]} with {server}: "
-              f"{type(exc).__name__}: {exc}"),
+        scrub(f"unexpected error while {_DOING[phase]} with {server}: {type(exc).__name__}: {exc}"),
         temporary=False,
     )
 

@@ -81,7 +81,8 @@ def build_message(
     msg["Subject"] = _one_line("Subject", subject)
     msg["Date"] = date or format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id or make_msgid(
-        domain=_one_line("Message-ID domain", message_id_domain))
+        domain=_one_line("Message-ID domain", message_id_domain)
+    )
     msg.set_content(body)
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")

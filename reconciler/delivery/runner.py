@@ -131,9 +131,7 @@ class Runner:
                 for job in jobs:
                     if self.stopping.requested:
                         break
-                    if not self.store.renew_claim(
-                        job.id, options.runner_id, options.lease_seconds
-                    ):
+                    if not self.store.renew_claim(job.id, options.runner_id, options.lease_seconds):
                         # Its claim expired while earlier jobs were sent; another runner
                         # may hold it now, and it must not be sent twice.
                         continue
@@ -186,28 +184,41 @@ class Runner:
             return self._size_exceeded(job, composed.settings, composed.over_limit_text)
         message_id = self._fix_identity(job, composed)
         given = job.pending_recipients
+        if not given:  # every recipient answered for good already: nothing to send
+            return self._answered(job, message_id, None, None, {})
         try:
             result = self.sender.send(composed.settings, composed.message, given, deadline)
         except SizeLimitExceeded as failure:
-            if job.purpose != "invoice":
-                return self._failed(job, str(failure), temporary=False, outcome=failure.step)
-            return self._size_exceeded(
-                job,
-                composed.settings,
-                f"the message is {failure.size} bytes, over the SIZE of {failure.limit} bytes "
-                f"that the server {failure.server} of SmtpSettings/"
-                f"{composed.settings.key.name} accepts",
-            )
+            return self._over_server_size(job, composed.settings, failure)
         except DeliveryFailure as failure:
             if failure.replies:  # every recipient refused, each with its own reply
-                return self._answered(job, message_id, failure.code, failure.reply,
-                                      failure.replies)
-            outcome = self._failed(job, str(failure), failure.temporary, failure.code,
-                                   failure.reply, outcome=failure.step)
+                return self._answered(job, message_id, failure.code, failure.reply, failure.replies)
+            outcome = self._failed(
+                job,
+                str(failure),
+                failure.temporary,
+                failure.code,
+                failure.reply,
+                outcome=failure.step,
+            )
             return replace(outcome, message_id=message_id)
         answers = {address: (result.code, result.reply_text) for address in given}
         answers.update(result.refused)
         return self._answered(job, message_id, result.code, result.reply_text, answers)
+
+    def _over_server_size(
+        self, job: Job, settings: StoredResource, failure: SizeLimitExceeded
+    ) -> Outcome:
+        """An invoice over the server's SIZE is handled by the Max Size rule; other email
+        fails with the reason."""
+        if job.purpose != "invoice":
+            return self._failed(job, str(failure), temporary=False, outcome=failure.step)
+        return self._size_exceeded(
+            job,
+            settings,
+            f"the message is {failure.size} bytes, over the SIZE of {failure.limit} bytes "
+            f"that the server {failure.server} of SmtpSettings/{settings.key.name} accepts",
+        )
 
     def _fix_identity(self, job: Job, composed: Composed) -> str:
         """The job's Message-ID, recorded with its Date before the first attempt sends, so
@@ -232,8 +243,10 @@ class Runner:
         reply to DATA. 4xx recipients stay pending and the job is retried for them alone;
         the job is `sent` once none is pending and at least one accepted the message.
         """
-        replies = {address: RecipientReply(_recipient_status(c), c, r)
-                   for address, (c, r) in answers.items()}
+        replies = {
+            address: RecipientReply(_recipient_status(c), c, r)
+            for address, (c, r) in answers.items()
+        }
         known = {**job.replies, **replies}
 
         def having(status: str) -> list[str]:
@@ -241,17 +254,27 @@ class Runner:
 
         accepted, refused = having("accepted"), having("refused")
         pending = [a for a in job.recipients if a not in accepted and a not in refused]
-        detail = "; ".join(f"<{a}> {r.status}: {r.code} {r.reply}"
-                           for a, r in replies.items() if r.status != "accepted") or None
+        detail = (
+            "; ".join(
+                f"<{a}> {r.status}: {r.code} {r.reply}"
+                for a, r in replies.items()
+                if r.status != "accepted"
+            )
+            or None
+        )
         if pending:
             waiting = f"{len(pending)} of {len(job.recipients)} recipients pending: {detail}"
             outcome = self._failed(job, waiting, True, code, reply, outcome="deferred")
         elif accepted:
-            outcome = Outcome(status="sent", outcome="sent", code=code, reply=reply,
-                              failure=detail)
+            outcome = Outcome(status="sent", outcome="sent", code=code, reply=reply, failure=detail)
         else:
-            outcome = Outcome(status="failed", outcome="recipient-refused", code=code,
-                              reply=reply, failure=f"every recipient refused: {detail}")
+            outcome = Outcome(
+                status="failed",
+                outcome="recipient-refused",
+                code=code,
+                reply=reply,
+                failure=f"every recipient refused: {detail}",
+            )
         return replace(
             outcome,
             message_id=message_id,

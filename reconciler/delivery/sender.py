@@ -35,9 +35,13 @@ class Sender:
         self._timeout = timeout
         self._connections: dict[str, tuple[str, SmtpConnection]] = {}
 
-    def send(self, settings: StoredResource, message: EmailMessage,
-             recipients: Sequence[str] | None = None,
-             deadline: float | None = None) -> SendResult:
+    def send(
+        self,
+        settings: StoredResource,
+        message: EmailMessage,
+        recipients: Sequence[str] | None = None,
+        deadline: float | None = None,
+    ) -> SendResult:
         """Send `message` to `recipients` (default: its To and Cc), done by `deadline` (a
         time.monotonic() value) or given up."""
         connection = self._connection(settings)

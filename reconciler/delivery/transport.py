@@ -146,8 +146,9 @@ class _Session(smtplib.SMTP):
         self._secrets: set[bytes] = set()
         super().__init__(*args, **kwargs)
 
-    def connect(self, host: str = "localhost", port: int = 0,
-                source_address: tuple[str, int] | None = None) -> tuple[int, bytes]:
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
+    ) -> tuple[int, bytes]:
         """Connecting and the greeting together take at most one timeout."""
         self._connect_deadline = time.monotonic() + self.timeout
         try:
@@ -183,15 +184,19 @@ class _Session(smtplib.SMTP):
             except OSError as exc:
                 self.close()
                 raise smtplib.SMTPServerDisconnected(
-                    f"Connection unexpectedly closed: {exc}") from exc
+                    f"Connection unexpectedly closed: {exc}"
+                ) from exc
             if not line:
                 self.close()
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
             size += len(line)
             if len(line) > MAX_REPLY_LINE or size > MAX_REPLY:
                 self.close()
-                limit = (f"a reply line of over {MAX_REPLY_LINE} octets"
-                         if len(line) > MAX_REPLY_LINE else f"a reply of over {MAX_REPLY} octets")
+                limit = (
+                    f"a reply line of over {MAX_REPLY_LINE} octets"
+                    if len(line) > MAX_REPLY_LINE
+                    else f"a reply of over {MAX_REPLY} octets"
+                )
                 raise ReplyTooLarge(f"the server sent {limit}; hung up")
             lines.append(line[4:].strip(b" \t\r\n"))
             try:
@@ -208,13 +213,19 @@ class _Session(smtplib.SMTP):
         self.last_data_reply = super().data(msg)
         return self.last_data_reply
 
-    def login(self, user: str, password: str, *,
-              initial_response_ok: bool = True) -> tuple[int, bytes]:
+    def login(
+        self, user: str, password: str, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
         self._remember(password.encode())
         return super().login(user, password, initial_response_ok=initial_response_ok)
 
-    def auth(self, mechanism: str, authobject: Callable[..., str | None], *,
-             initial_response_ok: bool = True) -> tuple[int, bytes]:
+    def auth(
+        self,
+        mechanism: str,
+        authobject: Callable[..., str | None],
+        *,
+        initial_response_ok: bool = True,
+    ) -> tuple[int, bytes]:
         """smtplib's AUTH exchange, with responses encoded as UTF-8 (RFC 4954 and 4616
         allow it) where smtplib encodes ASCII and fails on any other password."""
         mechanism = mechanism.upper()
@@ -308,11 +319,17 @@ class SmtpConnection:
             # Host and port go to the constructor: smtplib verifies the certificate
             # against the host name given there.
             if endpoint.uses_implicit_tls:
-                smtp = _SMTP_SSL(endpoint.host, endpoint.port, timeout=endpoint.timeout,
-                                 context=self._context, deadline=deadline)
+                smtp = _SMTP_SSL(
+                    endpoint.host,
+                    endpoint.port,
+                    timeout=endpoint.timeout,
+                    context=self._context,
+                    deadline=deadline,
+                )
             else:
-                smtp = _SMTP(endpoint.host, endpoint.port, timeout=endpoint.timeout,
-                             deadline=deadline)
+                smtp = _SMTP(
+                    endpoint.host, endpoint.port, timeout=endpoint.timeout, deadline=deadline
+                )
             # SMTP is request/response: without this, Nagle's algorithm holds each
             # command's last segment for the server's delayed ACK, ~40 ms a message.
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

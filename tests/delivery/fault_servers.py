@@ -128,8 +128,9 @@ class AuthEcho:
                 writer.write(b"250 ok\r\n")
             await writer.drain()
 
-    async def _auth(self, line: bytes, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> bytes:
+    async def _auth(
+        self, line: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bytes:
         sent = [line.strip()]
         argument = line.split()[2] if len(line.split()) > 2 else b""
         if self.mechanism == "PLAIN":
@@ -167,8 +168,7 @@ class Picky:
     `hang_up_after_data`: take the first message, then close without a reply.
     """
 
-    def __init__(self, *, greylist: tuple[str, ...] = (),
-                 hang_up_after_data: bool = False) -> None:
+    def __init__(self, *, greylist: tuple[str, ...] = (), hang_up_after_data: bool = False) -> None:
         self.greylist = set(greylist)
         self.hang_up_after_data = hang_up_after_data
         self.lock = threading.Lock()
@@ -187,8 +187,14 @@ class Picky:
         with self.lock:
             return [message for rcpts, message in self.deliveries if address in rcpts]
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         with self.lock:
             if address in self.greylist:
                 self.greylist.discard(address)

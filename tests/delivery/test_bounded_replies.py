@@ -30,8 +30,7 @@ TIMEOUT = 1.0
 
 
 def plain_endpoint(port: int, timeout: float = TIMEOUT) -> SmtpEndpoint:
-    return SmtpEndpoint("127.0.0.1", port, start_tls_only=False, username=None,
-                        timeout=timeout)
+    return SmtpEndpoint("127.0.0.1", port, start_tls_only=False, username=None, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -76,9 +75,18 @@ def test_the_runner_gives_up_a_flood_in_bounded_time_and_memory(
     """The runner as a process: its peak RSS (VmHWM) is read as it exits."""
     with RawServer(flooder) as server:
         blank_delivery.apply(server, settings_spec=NO_LOGIN)
-        job = blank_delivery.add("--purpose", "notification", "--settings", "primary",
-                                 "--to", "jane@customer.example", "--subject", "Hi",
-                                 "--body", "Hello.")
+        job = blank_delivery.add(
+            "--purpose",
+            "notification",
+            "--settings",
+            "primary",
+            "--to",
+            "jane@customer.example",
+            "--subject",
+            "Hi",
+            "--body",
+            "Hello.",
+        )
         report = (
             "import atexit, runpy, sys\n"
             "atexit.register(lambda: sys.stderr.write(next(line for line in"
@@ -86,13 +94,19 @@ def test_the_runner_gives_up_a_flood_in_bounded_time_and_memory(
             "sys.argv = ['smtpcfg', *sys.argv[1:]]\n"
             "runpy.run_module('reconciler', run_name='__main__')\n"
         )
-        args = blank_delivery.deliver_args("--once", "--timeout", str(TIMEOUT),
-                                           "--retry-base-delay", "60")
+        args = blank_delivery.deliver_args(
+            "--once", "--timeout", str(TIMEOUT), "--retry-base-delay", "60"
+        )
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-c", report, *args], cwd=blank_delivery.cli.cwd,
+            [sys.executable, "-c", report, *args],
+            cwd=blank_delivery.cli.cwd,
             env={**blank_delivery.cli.env, **blank_delivery.vault_env},
-            capture_output=True, text=True, timeout=60, check=False)
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         elapsed = time.monotonic() - started
 
     assert result.returncode == 0, result.stderr
@@ -105,8 +119,15 @@ def test_the_runner_gives_up_a_flood_in_bounded_time_and_memory(
 
 
 def tls_endpoint(port: int, username: str, ca_file: str) -> SmtpEndpoint:
-    return SmtpEndpoint("127.0.0.1", port, start_tls_only=True, username=username,
-                        timeout=5.0, ca_file=ca_file, implicit_tls=True)
+    return SmtpEndpoint(
+        "127.0.0.1",
+        port,
+        start_tls_only=True,
+        username=username,
+        timeout=5.0,
+        ca_file=ca_file,
+        implicit_tls=True,
+    )
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
@@ -116,8 +137,9 @@ def test_a_non_ascii_login_is_sent_as_utf8(
     username, password = "facturación", f"contraseña-ǂ-{uuid.uuid4().hex}-€"
     echo = AuthEcho(mechanism, username, password)
     with RawServer(echo, tls=smtp_tls_context) as server:
-        connection = SmtpConnection(tls_endpoint(server.port, username, smtp_ca_file),
-                                    lambda: password)
+        connection = SmtpConnection(
+            tls_endpoint(server.port, username, smtp_ca_file), lambda: password
+        )
         connection.open()
         connection.close()
 
@@ -131,8 +153,9 @@ def test_a_refusal_that_echoes_the_login_is_scrubbed_of_it(
     username, password = "billing-bot", f"pässwörd-ǂ-{uuid.uuid4().hex}"
     echo = AuthEcho(mechanism, username, "another password")
     with RawServer(echo, tls=smtp_tls_context) as server:
-        connection = SmtpConnection(tls_endpoint(server.port, username, smtp_ca_file),
-                                    lambda: password)
+        connection = SmtpConnection(
+            tls_endpoint(server.port, username, smtp_ca_file), lambda: password
+        )
         with pytest.raises(DeliveryFailure) as caught:
             connection.open()
 
@@ -142,7 +165,14 @@ def test_a_refusal_that_echoes_the_login_is_scrubbed_of_it(
     assert "[redacted]" in str(failure)
     raw = password.encode()
     plain_blob = f"\0{username}\0{password}".encode()
-    for form in (password, base64.b64encode(raw).decode(), base64.b64encode(plain_blob).decode(),
-                 "ǂ", "ä", "\\u01c2", "\\xe4"):
+    for form in (
+        password,
+        base64.b64encode(raw).decode(),
+        base64.b64encode(plain_blob).decode(),
+        "ǂ",
+        "ä",
+        "\\u01c2",
+        "\\xe4",
+    ):
         for text in (str(failure), failure.reply or "", repr(failure)):
             assert form not in text

@@ -29,15 +29,28 @@ def test_poison_jobs_fail_alone_and_every_good_job_is_sent(
 ) -> None:
     url = delivery.cli.env["SMTPCFG_STORE"]
     good = [delivery.add_invoice("INV-1")]
-    bad_subject = delivery.add("--purpose", "notification", "--settings", "primary",
-                               "--to", JANE, "--subject", "Notice", "--body", "Hello.")
+    bad_subject = delivery.add(
+        "--purpose",
+        "notification",
+        "--settings",
+        "primary",
+        "--to",
+        JANE,
+        "--subject",
+        "Notice",
+        "--body",
+        "Hello.",
+    )
     good.append(delivery.add_invoice("INV-2"))
     bad_invoice = delivery.add_invoice("INV-3")
     good.append(delivery.add_invoice("INV-4"))
     # What an older smtpcfg let in: header text the email library refuses (U+2028 and a
     # vertical tab split a line for it), written straight into the store.
-    execute(url, ["UPDATE outbox_jobs SET subject = ? WHERE id = ?"],
-            ["Notice\u2028Bcc: attacker@evil.example", bad_subject])
+    execute(
+        url,
+        ["UPDATE outbox_jobs SET subject = ? WHERE id = ?"],
+        ["Notice\u2028Bcc: attacker@evil.example", bad_subject],
+    )
     execute(url, ["UPDATE outbox_jobs SET invoice = ? WHERE id = ?"], ["INV\x0b3", bad_invoice])
 
     result = delivery.deliver_once()
@@ -79,16 +92,23 @@ def test_a_greylisted_cc_gets_the_message_on_the_retry_and_the_to_only_once(
         assert (shown["status"], shown["invoiceStatus"]) == ("retrying", "delivered")
         jane, cfo = shown["recipients"]
         assert (jane["address"], jane["field"], jane["status"], jane["code"]) == (
-            JANE, "to", "accepted", 250)
+            JANE,
+            "to",
+            "accepted",
+            250,
+        )
         assert (cfo["address"], cfo["field"], cfo["status"], cfo["code"]) == (
-            CFO, "cc", "pending", 451)
+            CFO,
+            "cc",
+            "pending",
+            451,
+        )
         assert "Greylisted" in cfo["reply"]
         text = blank_delivery.run("outbox", "show", str(job)).stdout
         assert f"cc: {CFO} pending (attempt 1): 451 4.7.1 Greylisted" in text
         assert (len(server.copies_for(JANE)), len(server.copies_for(CFO))) == (1, 0)
 
-        execute(url, ["UPDATE outbox_jobs SET next_attempt_at = created_at WHERE id = ?"],
-                [job])
+        execute(url, ["UPDATE outbox_jobs SET next_attempt_at = created_at WHERE id = ?"], [job])
         second = blank_delivery.deliver_once()
 
         assert second.code == 0, second.output
@@ -115,7 +135,9 @@ def test_a_refused_to_leaves_the_invoice_undelivered_though_the_cc_got_it(
     shown = blank_delivery.show(job)
     assert (shown["status"], shown["invoiceStatus"]) == ("sent", "undelivered")
     assert [(r["status"], r["code"]) for r in shown["recipients"]] == [
-        ("refused", 550), ("accepted", 250)]
+        ("refused", 550),
+        ("accepted", 250),
+    ]
     assert f"<{JANE}> refused: 550 5.1.1 No such user" in shown["failure"]
 
 
@@ -153,11 +175,15 @@ def test_a_slow_server_never_lets_a_second_runner_take_the_job_in_flight(
     blank_delivery.apply(server, settings_spec={"username": None, "password": None})
     url = blank_delivery.cli.env["SMTPCFG_STORE"]
     store = open_store(url, create=False)
-    job = enqueue(store, purpose="notification", settings="primary", to=[JANE],
-                  subject="Slow", body="Hello.")
-    runner = Runner(store, Sender(no_vault, ca_file=blank_delivery.ca_file, timeout=10),
-                    RunnerOptions("A", once=True, lease_seconds=2.0, retry_base_delay=60),
-                    EventLog(stream=io.StringIO()))
+    job = enqueue(
+        store, purpose="notification", settings="primary", to=[JANE], subject="Slow", body="Hello."
+    )
+    runner = Runner(
+        store,
+        Sender(no_vault, ca_file=blank_delivery.ca_file, timeout=10),
+        RunnerOptions("A", once=True, lease_seconds=2.0, retry_base_delay=60),
+        EventLog(stream=io.StringIO()),
+    )
     done = threading.Event()
     taken: list[Job] = []
     tries = 0
