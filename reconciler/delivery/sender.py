@@ -50,7 +50,8 @@ class Sender:
             return connection.send(message, recipients)
         except DeliveryFailure as failure:
             if failure.step in ("authentication", "connection-lost", "internal"):
-                # Maybe the password was rotated: log in afresh next time.
+                # Maybe the password was rotated, or the session's state is unknown:
+                # connect and log in afresh next time.
                 self._drop(settings.key.name)
             raise
 

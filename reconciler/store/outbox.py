@@ -38,10 +38,6 @@ class NewJob:
     attachments: list[StoredAttachment] = field(default_factory=list)
 
 
-#: A recipient's state. `pending` is the absence of a recorded reply, never stored.
-RecipientStatus = Literal["accepted", "deferred", "refused"]
-
-
 @dataclass(frozen=True)
 class Attempt:
     attempt: int
@@ -175,7 +171,8 @@ class Job:
 class Outcome:
     """How one attempt ended, as the runner reports it to the store.
 
-    `message_id` is the Message-ID this attempt sent (None if it sent nothing);
+    `message_id` is the Message-ID this attempt sent or tried to send (None if it never
+    got to sending);
     `replies` what the server said this attempt about each recipient it was given.
     """
 
