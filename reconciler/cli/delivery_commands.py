@@ -121,7 +121,8 @@ def outbox_list(store_url: str, status: str | None, account: str | None,
               help="Also write the job's attachments into DIR (for sending by hand).")
 def outbox_show(job_id: int, store_url: str, output_format: str,
                 save_attachments: Path | None) -> None:
-    """Show one job: status, attempts with SMTP replies, Message-ID, times.
+    """Show one job: status, each recipient's last reply, attempts with SMTP replies and
+    the Message-ID each sent, times.
 
     A job not sent because its attachments exceed the settings' Max Size lists the
     steps to deliver it by hand.
@@ -182,10 +183,16 @@ def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
 
 def _echo_job(document: dict[str, Any]) -> None:
     for key, value in document.items():
-        if key in ("attemptLog", "attachments", "attachmentsPrunedAt", "manualDelivery"):
+        if key in ("attemptLog", "attachments", "attachmentsPrunedAt", "manualDelivery",
+                   "recipients"):
             continue
         shown = ", ".join(value) if isinstance(value, list) else value
         click.echo(f"{key + ':':15} {'' if shown is None else shown}")
+    click.echo("recipients:")
+    for rcpt in document["recipients"]:
+        reply = f" (attempt {rcpt['attempt']}): {rcpt['code']} {rcpt['reply'] or ''}".rstrip() \
+            if rcpt["code"] is not None else ""
+        click.echo(f"  {rcpt['field']}: {rcpt['address']} {rcpt['status']}{reply}")
     pruned = document["attachmentsPrunedAt"]
     note = f"   pruned at {pruned} (names, sizes and checksums kept)" if pruned else ""
     click.echo(f"attachments:{note}")
@@ -194,9 +201,10 @@ def _echo_job(document: dict[str, Any]) -> None:
         click.echo(f"  {item['filename']} ({item['size']} bytes{checksum})")
     click.echo("attempt log:")
     for attempt in document["attemptLog"]:
+        message_id = f" [{attempt['messageId']}]" if attempt["messageId"] else ""
         click.echo(f"  #{attempt['attempt']} {attempt['startedAt']} {attempt['runner']}: "
                    f"{attempt['outcome']} {attempt['code'] or ''} {attempt['reply'] or ''}"
-                   .rstrip())
+                   .rstrip() + message_id)
     if "manualDelivery" in document:
         click.echo("manual delivery:")
         for number, step in enumerate(document["manualDelivery"], 1):
@@ -241,7 +249,8 @@ def _smtp_client_options(function: F) -> F:
     """How the runner and test-email connect: both send through the same code."""
     function = click.option(
         "--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-        metavar="SECONDS", help="Timeout of every network step.")(function)
+        metavar="SECONDS",
+        help="Bounds connecting with the greeting, each whole reply, and each send.")(function)
     return click.option(
         "--ca-file", type=click.Path(exists=True, dir_okay=False),
         help="CA certificates to verify SMTP servers with [default: system store].")(function)

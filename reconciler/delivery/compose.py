@@ -37,6 +37,14 @@ class Composed:
     def over_limit(self) -> bool:
         return self.limit is not None and self.attachment_total > self.limit
 
+    @property
+    def over_limit_text(self) -> str:
+        """Why the Max Size rule applies, for the job's record and the alert."""
+        return (
+            f"its attachments total {self.attachment_total} bytes, over the Max Size of "
+            f"{self.limit} bytes of SmtpSettings/{self.settings.key.name}"
+        )
+
 
 def compose(job: Job, store: Store) -> Composed:
     """Raises SmtpcfgError when the store lacks what the job names: a permanent failure."""
@@ -68,6 +76,8 @@ def compose(job: Job, store: Store) -> Composed:
         body=render_template(body, variables),
         attachments=attachments,
         message_id_domain=sender["address"].rpartition("@")[2],
+        message_id=job.message_id,
+        date=job.message_date,
     )
     return Composed(settings, message, total_attachment_size(attachments))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from reconciler.errors import SmtpcfgError
@@ -23,6 +24,7 @@ Step = Literal[
     "size",
     "connection-lost",
     "protocol",
+    "internal",
 ]
 # What the connection was doing when something went wrong; the same exception means
 # different things at different moments (a bare SSLError is a handshake failure while
@@ -53,12 +55,15 @@ class DeliveryFailure(SmtpcfgError):
         temporary: bool,
         code: int | None = None,
         reply: str | None = None,
+        replies: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.step = step
         self.temporary = temporary
         self.code = code
         self.reply = reply
+        #: for a refusal of every recipient: address -> (code, reply)
+        self.replies: Mapping[str, tuple[int, str]] = replies or {}
 
     @property
     def permanent(self) -> bool:
@@ -69,6 +74,21 @@ class DeliveryFailure(SmtpcfgError):
             f"DeliveryFailure(step={self.step!r}, code={self.code!r}, "
             f"temporary={self.temporary!r}, message={str(self)!r})"
         )
+
+
+class SizeLimitExceeded(DeliveryFailure):
+    """The message is larger than the SIZE the server announced (RFC 1870); not attempted."""
+
+    def __init__(self, size: int, limit: int, server: str) -> None:
+        super().__init__(
+            "size",
+            f"the message is {size} bytes but {server} accepts at most {limit} bytes: "
+            "not attempted",
+            temporary=False,
+        )
+        self.size = size
+        self.limit = limit
+        self.server = server
 
 
 def classify(exc: smtplib.SMTPException | OSError, server: str, phase: Phase) -> DeliveryFailure:
@@ -107,6 +127,18 @@ def classify(exc: smtplib.SMTPException | OSError, server: str, phase: Phase) ->
             temporary=False,
         )
     return _os_failure(exc, server, phase)
+
+
+def unexpected(
+    exc: Exception, server: str, phase: Phase, scrub: Callable[[str], str]
+) -> DeliveryFailure:
+    """Anything else raised while talking to `server` (a library's surprise, a bug): a
+    permanent failure whose text went through `scrub`, the session's credential filter."""
+    return DeliveryFailure(
+        "internal",
+        scrub(f"unexpected error while {_DOING[phase]} with {server}: {type(exc).__name__}: {exc}"),
+        temporary=False,
+    )
 
 
 def _os_failure(exc: OSError, server: str, phase: Phase) -> DeliveryFailure:
@@ -172,6 +204,7 @@ def _recipients_refused(exc: smtplib.SMTPRecipientsRefused, server: str) -> Deli
         temporary=all(_is_temporary(c) for c, _ in replies.values()),
         code=code,
         reply=reply,
+        replies=replies,
     )
 
 

@@ -62,8 +62,12 @@ def build_message(
     body: str,
     attachments: list[Attachment],
     message_id_domain: str,
+    message_id: str | None = None,
+    date: str | None = None,
 ) -> EmailMessage:
     """The email as it goes on the wire: plain-text body, attachments, Date, Message-ID.
+
+    `message_id` and `date` are a job's, fixed at its first attempt; new ones otherwise.
 
     Refuses (SmtpcfgError) a header value with a line break, which could smuggle in extra
     headers such as Bcc, an address that does not parse or is not ASCII, and an email
@@ -77,8 +81,10 @@ def build_message(
     if cc:
         msg["Cc"] = [_address("Cc", address) for address in cc]
     msg["Subject"] = _one_line("Subject", subject)
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain=_one_line("Message-ID domain", message_id_domain))
+    msg["Date"] = date or format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id or make_msgid(
+        domain=_one_line("Message-ID domain", message_id_domain)
+    )
     msg.set_content(body)
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")

@@ -12,19 +12,19 @@ import select
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from reconciler.delivery.compose import Composed, compose
 from reconciler.delivery.events import EventLog
-from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.failures import DeliveryFailure, SizeLimitExceeded
 from reconciler.delivery.message import literal
 from reconciler.delivery.outbox import enqueue
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
-from reconciler.model import ResourceKey
+from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store, StoreError
-from reconciler.store.outbox import Job, Outcome
+from reconciler.store.outbox import Job, Outcome, RecipientReply
 from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
 
@@ -143,10 +143,13 @@ class Runner:
                     self.sender.close()
                     self.stopping.wait(options.poll_interval)
                     continue
-                claimed_at = time.monotonic()
                 for job in jobs:
-                    if self.stopping.requested or self._lease_half_gone(claimed_at):
+                    if self.stopping.requested:
                         break
+                    if not self.store.renew_claim(job.id, options.runner_id, options.lease_seconds):
+                        # Its claim expired while earlier jobs were sent; another runner
+                        # may hold it now, and it must not be sent twice.
+                        continue
                     summary.counts[self.process(job)] += 1
                     if self.progress:
                         self.progress(summary)
@@ -172,38 +175,22 @@ class Runner:
         self.log.message(pruned.describe(), event="prune", jobs=pruned.jobs,
                          attachments=pruned.attachments, bytes=pruned.bytes)
 
-    def _lease_half_gone(self, claimed_at: float) -> bool:
-        """Whether to stop working through a batch and claim afresh.
-
-        Once a claim expires, another runner may take the job; sending it anyway could
-        send it twice. Half the lease leaves the job about to start time to finish.
-        """
-        return time.monotonic() - claimed_at > self.options.lease_seconds / 2
-
     def process(self, job: Job) -> str:
-        """Send one job and record the attempt; return the job's new status."""
+        """Send one job and record the attempt; return the job's new status.
+
+        The send is bounded to half the lease (renewed just before), so the claim
+        outlives it and no other runner takes the job meanwhile.
+        """
         started = utc_now()
-        outcome = self._attempt(job)
+        outcome = self._attempt(job, time.monotonic() + self.options.lease_seconds / 2)
         self.store.finish_attempt(job.id, self.options.runner_id, started, outcome)
         self.log.job(job, outcome)
         return outcome.status
 
-    def _attempt(self, job: Job) -> Outcome:
-        invoice = job.purpose == "invoice"
+    def _attempt(self, job: Job, deadline: float) -> Outcome:
+        """One attempt; whatever goes wrong ends it, never the runner."""
         try:
-            composed = compose(job, self.store)
-            if composed.over_limit:
-                return self._size_exceeded(job, composed)
-            result = self.sender.send(composed.settings, composed.message)
-        except DeliveryFailure as failure:
-            return self._failed(
-                job,
-                str(failure),
-                failure.temporary,
-                failure.code,
-                failure.reply,
-                outcome=failure.step,
-            )
+            return self._send(job, deadline)
         except VaultLookupError as error:
             return self._failed(
                 job,
@@ -215,30 +202,129 @@ class Runner:
             raise  # the store's fault, not the job's: the job keeps its claim and lease
         except SmtpcfgError as error:
             return self._failed(job, str(error), temporary=False, outcome="invalid")
-        refused = "; ".join(
-            f"{rcpt} refused: {code} {reply}" for rcpt, (code, reply) in result.refused.items()
-        )
-        return Outcome(
-            status="sent",
-            outcome="sent",
-            code=result.code,
-            reply=result.reply_text,
-            message_id=result.message_id,
-            failure=refused or None,
-            invoice_delivered=invoice,
+        except Exception as error:  # e.g. the email library refusing a header: a bad job
+            return self._failed(
+                job,
+                f"cannot build or send the email: {type(error).__name__}: {error}",
+                temporary=False,
+                outcome="invalid",
+            )
+
+    def _send(self, job: Job, deadline: float) -> Outcome:
+        composed = compose(job, self.store)
+        if composed.over_limit:
+            return self._size_exceeded(job, composed.settings, composed.over_limit_text)
+        message_id = self._fix_identity(job, composed)
+        given = job.pending_recipients
+        if not given:  # every recipient answered for good already: nothing to send
+            return self._answered(job, message_id, None, None, {})
+        try:
+            result = self.sender.send(composed.settings, composed.message, given, deadline)
+        except SizeLimitExceeded as failure:
+            return self._over_server_size(job, composed.settings, failure)
+        except DeliveryFailure as failure:
+            if failure.replies:  # every recipient refused, each with its own reply
+                return self._answered(job, message_id, failure.code, failure.reply, failure.replies)
+            outcome = self._failed(
+                job,
+                str(failure),
+                failure.temporary,
+                failure.code,
+                failure.reply,
+                outcome=failure.step,
+            )
+            return replace(outcome, message_id=message_id)
+        answers = {address: (result.code, result.reply_text) for address in given}
+        answers.update(result.refused)
+        return self._answered(job, message_id, result.code, result.reply_text, answers)
+
+    def _over_server_size(
+        self, job: Job, settings: StoredResource, failure: SizeLimitExceeded
+    ) -> Outcome:
+        """An invoice over the server's SIZE is handled by the Max Size rule; other email
+        fails with the reason."""
+        if job.purpose != "invoice":
+            return self._failed(job, str(failure), temporary=False, outcome=failure.step)
+        return self._size_exceeded(
+            job,
+            settings,
+            f"the message is {failure.size} bytes, over the SIZE of {failure.limit} bytes "
+            f"that the server {failure.server} of SmtpSettings/{settings.key.name} accepts",
         )
 
-    def _size_exceeded(self, job: Job, composed: Composed) -> Outcome:
-        """Max Size rule: not sent, Notify User alerted, invoice still listed as delivered."""
-        settings = composed.settings
+    def _fix_identity(self, job: Job, composed: Composed) -> str:
+        """The job's Message-ID, recorded with its Date before the first attempt sends, so
+        that every retry (and a copy sent twice) carries the same."""
+        message = composed.message
+        message_id = str(message["Message-ID"])
+        if job.message_date is None:
+            self.store.fix_identity(job.id, message_id, str(message["Date"]))
+        return message_id
+
+    def _answered(
+        self,
+        job: Job,
+        message_id: str | None,
+        code: int | None,
+        reply: str | None,
+        answers: Mapping[str, tuple[int, str]],
+    ) -> Outcome:
+        """The outcome of an attempt the server answered recipient by recipient.
+
+        `answers`: (code, reply) per recipient of this attempt; an accepted one has the
+        reply to DATA. 4xx recipients stay pending and the job is retried for them alone;
+        the job is `sent` once none is pending and at least one accepted the message.
+        """
+        replies = {
+            address: RecipientReply(_recipient_status(c), c, r)
+            for address, (c, r) in answers.items()
+        }
+        known = {**job.replies, **replies}
+
+        def having(status: str) -> list[str]:
+            return [a for a in job.recipients if a in known and known[a].status == status]
+
+        accepted, refused = having("accepted"), having("refused")
+        pending = [a for a in job.recipients if a not in accepted and a not in refused]
+        detail = (
+            "; ".join(
+                f"<{a}> {r.status}: {r.code} {r.reply}"
+                for a, r in replies.items()
+                if r.status != "accepted"
+            )
+            or None
+        )
+        if pending:
+            waiting = f"{len(pending)} of {len(job.recipients)} recipients pending: {detail}"
+            outcome = self._failed(job, waiting, True, code, reply, outcome="deferred")
+        elif accepted:
+            outcome = Outcome(status="sent", outcome="sent", code=code, reply=reply, failure=detail)
+        else:
+            outcome = Outcome(
+                status="failed",
+                outcome="recipient-refused",
+                code=code,
+                reply=reply,
+                failure=f"every recipient refused: {detail}",
+            )
+        return replace(
+            outcome,
+            message_id=message_id,
+            replies=replies,
+            # The invoice went to the billing contact: every To address accepted it.
+            invoice_delivered=job.purpose == "invoice" and set(job.to) <= set(accepted),
+        )
+
+    def _size_exceeded(self, job: Job, settings: StoredResource, why: str) -> Outcome:
+        """Max Size rule, for the settings' Max Size or the server's SIZE: not sent, Notify
+        User alerted, invoice still listed as delivered. `why` names the size and limit."""
         what = (
             f"invoice {job.invoice} of account {job.account}"
             if job.invoice
             else (f"outbox job {job.id}")
         )
         reason = (
-            f"attachments total {composed.attachment_total} bytes, over the Max Size of "
-            f"{composed.limit} bytes of SmtpSettings/{settings.key.name}; not sent. "
+            f"{why}; not sent. "
             f"Send {what} by hand: `smtpcfg outbox show {job.id}` lists the attachments"
         )
         notify = settings.spec.get("notifyUser")
@@ -252,11 +338,9 @@ class Runner:
                 settings=settings.key.name,
                 to=[user.spec["email"]],
                 # Built from ids and file names, which may hold a `$`: not a template.
-                subject=literal(f"Not delivered: {what} is over the attachment limit"),
+                subject=literal(f"Not delivered: {what} is over the size limit"),
                 body=literal(
-                    f"Outbox job {job.id} ({what}) was not emailed: its attachments total "
-                    f"{composed.attachment_total} bytes, and the Max Size of the SMTP "
-                    f"settings {settings.key.name} is {composed.limit} bytes.\n\n"
+                    f"Outbox job {job.id} ({what}) was not emailed: {why}.\n\n"
                     f"Recipients: {', '.join(job.to)}\n"
                     f"Attachments: {', '.join(n for n, _ in job.attachment_sizes)}\n\n"
                     f"The invoice is listed as delivered on the account. Please send it by "
@@ -300,3 +384,9 @@ class Runner:
         options = self.options
         delay = min(options.retry_max_delay, options.retry_base_delay * 2 ** (attempt - 1))
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+
+
+def _recipient_status(code: int) -> str:
+    if 200 <= code < 300:
+        return "accepted"
+    return "deferred" if 400 <= code < 500 else "refused"

@@ -9,7 +9,7 @@ the password from Vault again).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 
 from reconciler.delivery.failures import DeliveryFailure
@@ -35,14 +35,23 @@ class Sender:
         self._timeout = timeout
         self._connections: dict[str, tuple[str, SmtpConnection]] = {}
 
-    def send(self, settings: StoredResource, message: EmailMessage) -> SendResult:
+    def send(
+        self,
+        settings: StoredResource,
+        message: EmailMessage,
+        recipients: Sequence[str] | None = None,
+        deadline: float | None = None,
+    ) -> SendResult:
+        """Send `message` to `recipients` (default: its To and Cc), done by `deadline` (a
+        time.monotonic() value) or given up."""
         connection = self._connection(settings)
         try:
-            connection.ensure_open()
-            return connection.send(message)
+            connection.ensure_open(deadline)
+            return connection.send(message, recipients)
         except DeliveryFailure as failure:
-            if failure.step in ("authentication", "connection-lost"):
-                # Maybe the password was rotated: log in afresh next time.
+            if failure.step in ("authentication", "connection-lost", "internal"):
+                # Maybe the password was rotated, or the session's state is unknown:
+                # connect and log in afresh next time.
                 self._drop(settings.key.name)
             raise
 

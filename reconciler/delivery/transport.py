@@ -5,25 +5,48 @@
 - Certificates and host names are always verified (system store, or `ca_file`).
 - Credentials never cross a plaintext connection. With `start_tls_only`, neither does
   mail: a server without STARTTLS gets nothing but EHLO and QUIT.
-- Every socket operation has the endpoint's timeout.
+- The endpoint's timeout bounds connecting with the greeting, every whole reply (not each
+  read: a server trickling bytes cannot stretch it) and sending each command or message;
+  replies are capped in size (`MAX_REPLY_LINE`, `MAX_REPLY`). A `deadline` given to
+  `ensure_open`/`send` bounds the whole message on top of that.
+- Credentials are sent as UTF-8, and every server reply is cleaned of what the session
+  sent to log in before anything reads it (see `_Session.scrub`).
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import io
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from reconciler.delivery.failures import DeliveryFailure, Phase, classify
+from reconciler.delivery.failures import (
+    DeliveryFailure,
+    Phase,
+    SizeLimitExceeded,
+    classify,
+    unexpected,
+)
 from reconciler.delivery.wire import StreamingData, wire_bytes
 from reconciler.errors import SmtpcfgError
 
 IMPLICIT_TLS_PORT = 465
+#: RFC 5321 4.5.3.1.5: a reply line, code and CRLF included, is at most 512 octets.
+MAX_REPLY_LINE = 512
+#: A multi-line reply (EHLO's is the longest real one, about 1 KiB) larger than this is an
+#: error: without a cap, a server sending continuation lines for ever fills the memory.
+MAX_REPLY = 64 * 1024
+#: How often a server may answer AUTH with a challenge (LOGIN needs 2).
+_MAX_CHALLENGES = 5
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -79,21 +102,180 @@ class SendResult:
     refused: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
 
-class _KeepsDataReply(StreamingData):
-    """smtplib's sendmail() drops the reply to DATA; the outbox records it."""
+class ReplyTooLarge(smtplib.SMTPServerDisconnected):
+    """The server's reply broke the size caps; the connection was closed."""
 
-    last_data_reply: tuple[int, bytes] = (0, b"")
 
-    def data(self, msg: bytes) -> tuple[int, bytes]:
-        self.last_data_reply = super().data(msg)  # type: ignore[misc]
+class _DeadlineReader(io.RawIOBase):
+    """The socket as a file whose every read waits only until the session's reply deadline.
+
+    smtplib reads replies through `sock.makefile()`, where the socket timeout applies to
+    each recv: a server sending a byte a second never times out.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        super().__init__()
+        self._session = session
+        self._sock = session.sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._session.reply_deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+class _Session(StreamingData, smtplib.SMTP):
+    """smtplib.SMTP with bounded replies, a per-message deadline, UTF-8 credentials,
+    replies scrubbed of credentials and DATA streamed without copies (StreamingData).
+    Mixed in before SMTP or SMTP_SSL."""
+
+    sock: socket.socket
+    user: str
+    password: str
+    _auth_challenge_count: int
+
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        #: monotonic time by which the message in hand must be done; None between messages
+        self.deadline = deadline
+        self.reply_deadline = 0.0
+        self.last_data_reply: tuple[int, bytes] = (0, b"")
+        self._connect_deadline: float | None = None
+        self._secrets: set[bytes] = set()
+        super().__init__(*args, **kwargs)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
+    ) -> tuple[int, bytes]:
+        """Connecting and the greeting together take at most one timeout."""
+        self._connect_deadline = time.monotonic() + self.timeout
+        try:
+            return super().connect(host, port, source_address)
+        finally:
+            self._connect_deadline = None
+
+    def _deadline(self) -> float:
+        deadline = time.monotonic() + self.timeout
+        for limit in (self._connect_deadline, self.deadline):
+            if limit is not None:
+                deadline = min(deadline, limit)
+        return deadline
+
+    def send(self, s: bytes | str) -> None:
+        if self.sock:
+            # sendall's timeout is the total for all the data (since Python 3.5).
+            self.sock.settimeout(max(self._deadline() - time.monotonic(), 0.001))
+        super().send(s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        """smtplib's, but the whole reply must arrive within the timeout (and the deadline),
+        with lines of at most MAX_REPLY_LINE and at most MAX_REPLY in all."""
+        self.reply_deadline = self._deadline()
+        if self.file is None:
+            self.file = io.BufferedReader(_DeadlineReader(self))
+        lines: list[bytes] = []
+        size = 0
+        code = -1
+        while True:
+            try:
+                line = self.file.readline(MAX_REPLY_LINE + 1)
+            except OSError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(
+                    f"Connection unexpectedly closed: {exc}"
+                ) from exc
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            size += len(line)
+            if len(line) > MAX_REPLY_LINE or size > MAX_REPLY:
+                self.close()
+                limit = (
+                    f"a reply line of over {MAX_REPLY_LINE} octets"
+                    if len(line) > MAX_REPLY_LINE
+                    else f"a reply of over {MAX_REPLY} octets"
+                )
+                raise ReplyTooLarge(f"the server sent {limit}; hung up")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+                break
+            if line[3:4] != b"-":
+                break
+        return code, self.scrub(b"\n".join(lines))
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        """Keeps the reply to DATA, which sendmail() drops; the outbox records it."""
+        self.last_data_reply = super().data(msg)
         return self.last_data_reply
 
+    def login(
+        self, user: str, password: str, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
+        self._remember(password.encode())
+        return super().login(user, password, initial_response_ok=initial_response_ok)
 
-class _SMTP(_KeepsDataReply, smtplib.SMTP):
+    def auth(
+        self,
+        mechanism: str,
+        authobject: Callable[..., str | None],
+        *,
+        initial_response_ok: bool = True,
+    ) -> tuple[int, bytes]:
+        """smtplib's AUTH exchange, with responses encoded as UTF-8 (RFC 4954 and 4616
+        allow it) where smtplib encodes ASCII and fails on any other password."""
+        mechanism = mechanism.upper()
+        initial = authobject() if initial_response_ok else None
+        if initial is not None:
+            code, reply = self.docmd("AUTH", f"{mechanism} {self._encoded(initial)}")
+            self._auth_challenge_count = 1
+        else:
+            code, reply = self.docmd("AUTH", mechanism)
+            self._auth_challenge_count = 0
+        while code == 334:
+            self._auth_challenge_count += 1
+            if self._auth_challenge_count > _MAX_CHALLENGES:
+                raise smtplib.SMTPAuthenticationError(code, b"the server keeps asking for more")
+            response = authobject(base64.decodebytes(reply)) or ""
+            code, reply = self.docmd(self._encoded(response))
+        if code in (235, 503):
+            return code, reply
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
+        """smtplib's, keyed with the UTF-8 password (smtplib's takes ASCII only)."""
+        if challenge is None:
+            return None
+        return f"{self.user} {hmac.HMAC(self.password.encode(), challenge, 'md5').hexdigest()}"
+
+    def _encoded(self, response: str) -> str:
+        raw = response.encode()
+        self._remember(raw)
+        return base64.b64encode(raw).decode("ascii")
+
+    def _remember(self, secret: bytes) -> None:
+        """Scrub `secret`, as sent and base64-encoded, from every later reply."""
+        if secret:
+            self._secrets.update((secret, base64.b64encode(secret)))
+
+    def scrub(self, text: bytes) -> bytes:
+        """`text` without anything this session sent to log in (longest first)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED.encode())
+        return text
+
+
+class _SMTP(_Session):
     pass
 
 
-class _SMTP_SSL(_KeepsDataReply, smtplib.SMTP_SSL):
+class _SMTP_SSL(_Session, smtplib.SMTP_SSL):
     pass
 
 
@@ -113,7 +295,7 @@ class SmtpConnection:
         self.endpoint = endpoint
         self._password = password
         self._context = tls_context(endpoint.ca_file)
-        self._smtp: _SMTP | _SMTP_SSL | None = None
+        self._smtp: _Session | None = None
 
     def __repr__(self) -> str:
         return f"SmtpConnection({self.endpoint!r}, open={self._smtp is not None})"
@@ -125,22 +307,31 @@ class SmtpConnection:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def open(self) -> None:
-        """Connect, secure the session and log in; a no-op when already open."""
+    def open(self, deadline: float | None = None) -> None:
+        """Connect, secure the session and log in; a no-op when already open.
+
+        `deadline` (a time.monotonic() value) bounds it all, on top of the timeout.
+        """
         if self._smtp is not None:
             return
         endpoint = self.endpoint
-        smtp: _SMTP | _SMTP_SSL | None = None
+        smtp: _Session | None = None
         phase: Phase = "connect"
         try:
             # Host and port go to the constructor: smtplib verifies the certificate
             # against the host name given there.
             if endpoint.uses_implicit_tls:
                 smtp = _SMTP_SSL(
-                    endpoint.host, endpoint.port, timeout=endpoint.timeout, context=self._context
+                    endpoint.host,
+                    endpoint.port,
+                    timeout=endpoint.timeout,
+                    context=self._context,
+                    deadline=deadline,
                 )
             else:
-                smtp = _SMTP(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+                smtp = _SMTP(
+                    endpoint.host, endpoint.port, timeout=endpoint.timeout, deadline=deadline
+                )
             # SMTP is request/response: without this, Nagle's algorithm holds each
             # command's last segment for the server's delayed ACK, ~40 ms a message.
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -157,6 +348,9 @@ class SmtpConnection:
         except (smtplib.SMTPException, OSError) as exc:
             _hang_up(smtp)
             raise classify(exc, endpoint.address, phase) from exc
+        except Exception as exc:  # e.g. a bug: the session's state is unknown
+            _hang_up(smtp)
+            raise unexpected(exc, endpoint.address, phase, self._scrubber(smtp)) from None
         self._smtp = smtp
 
     def _start_tls(self, smtp: smtplib.SMTP) -> None:
@@ -183,9 +377,13 @@ class SmtpConnection:
                 temporary=False,
             )
 
-    def ensure_open(self) -> None:
-        """Probe an open session with NOOP and reconnect if it is gone; open it otherwise."""
+    def ensure_open(self, deadline: float | None = None) -> None:
+        """Probe an open session with NOOP and reconnect if it is gone; open it otherwise.
+
+        `deadline` bounds this and the next `send()`.
+        """
         if self._smtp is not None:
+            self._smtp.deadline = deadline
             try:
                 alive = self._smtp.noop()[0] == 250
             except (smtplib.SMTPException, OSError):
@@ -193,10 +391,11 @@ class SmtpConnection:
             if alive:
                 return
             self.close()
-        self.open()
+        self.open(deadline)
 
-    def send(self, msg: EmailMessage) -> SendResult:
-        """Send one message: MAIL FROM its From address, RCPT TO each To and Cc, DATA.
+    def send(self, msg: EmailMessage, recipients: Sequence[str] | None = None) -> SendResult:
+        """Send one message: MAIL FROM its From address, RCPT TO each of `recipients`
+        (default: every To and Cc), DATA.
 
         A message larger than the SIZE the server advertises (RFC 1870) is not
         attempted. After a refusal the session stays usable (smtplib sends RSET); after
@@ -206,13 +405,19 @@ class SmtpConnection:
         address = self.endpoint.address
         if smtp is None:
             raise DeliveryFailure("connection-lost", f"not connected to {address}", temporary=True)
-        sender, recipients = _envelope(msg)
+        sender, envelope = _envelope(msg)
         data = wire_bytes(msg)
         _check_size(smtp, len(data), address)
         try:
-            refused = smtp.sendmail(sender, recipients, data)
+            refused = smtp.sendmail(sender, list(recipients or envelope), data)
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc, address, "send") from exc
+        except Exception as exc:  # e.g. a bug: the session's state is unknown
+            scrub = self._scrubber(smtp)
+            self.close()
+            raise unexpected(exc, address, "send", scrub) from None
+        finally:
+            smtp.deadline = None
         code, reply = smtp.last_data_reply
         return SendResult(
             message_id=str(msg.get("Message-ID", "")),
@@ -220,6 +425,19 @@ class SmtpConnection:
             reply_text=reply.decode("utf-8", "replace"),
             refused={rcpt: (c, r.decode("utf-8", "replace")) for rcpt, (c, r) in refused.items()},
         )
+
+    def _scrubber(self, smtp: _Session | None) -> Callable[[str], str]:
+        """Removes the credentials `smtp` sent, and the password, from a text."""
+        secrets = [] if self._password is None else [_reveal(self._password)]
+
+        def scrub(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, REDACTED)
+            if smtp is not None:
+                text = smtp.scrub(text.encode()).decode("utf-8", "replace")
+            return text
+
+        return scrub
 
     def close(self) -> None:
         """Say QUIT and drop the connection; safe to call more than once."""
@@ -251,12 +469,7 @@ def _envelope(msg: EmailMessage) -> tuple[str, list[str]]:
 def _check_size(smtp: smtplib.SMTP, size: int, address: str) -> None:
     limit = smtp.esmtp_features.get("size", "").strip()
     if limit.isdigit() and 0 < int(limit) < size:  # SIZE 0 means "no fixed limit"
-        raise DeliveryFailure(
-            "size",
-            f"the message is {size} bytes but {address} accepts at most {limit} bytes: "
-            "not attempted",
-            temporary=False,
-        )
+        raise SizeLimitExceeded(size, int(limit), address)
 
 
 def _reveal(password: Password) -> str:

@@ -46,6 +46,24 @@ class Attempt:
     outcome: str
     code: int | None
     reply: str | None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecipientReply:
+    """What the server last said about one recipient, and at which attempt.
+
+    `accepted` (2xx; the reply is the one to DATA, which is when the server took the
+    message), `deferred` (4xx: tried again with the job) or `refused` (5xx: never again).
+    """
+
+    status: str
+    code: int | None
+    reply: str | None
+    attempt: int = 0
+
+
+_NO_REPLY = RecipientReply("pending", None, None)
 
 
 @dataclass
@@ -77,18 +95,38 @@ class Job:
     updated_at: str
     finished_at: str | None
     attachments_pruned_at: str | None = None
+    message_date: str | None = None
     attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
     #: SHA-256 of each attachment (None for one queued before checksums were kept).
     attachment_sha256: list[str | None] = field(default_factory=list)
     history: list[Attempt] = field(default_factory=list)
+    replies: dict[str, RecipientReply] = field(default_factory=dict)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every To and Cc address, each once, in order."""
+        return list(dict.fromkeys([*self.to, *self.cc]))
+
+    @property
+    def pending_recipients(self) -> list[str]:
+        """Recipients still to be sent the message: none accepted or refused it yet."""
+        return [address for address in self.recipients
+                if self.replies.get(address, _NO_REPLY).status not in ("accepted", "refused")]
+
+    def recipient_state(self, address: str) -> str:
+        """`accepted` or `refused`; else `pending` while the job is, `undelivered` after."""
+        reply = self.replies.get(address)
+        if reply is not None and reply.status in ("accepted", "refused"):
+            return reply.status
+        return "pending" if self.status in PENDING else "undelivered"
 
     @property
     def invoice_state(self) -> str:
-        """`delivered` once sent or size-exceeded (the Max Size rule), else `pending`, or
-        `undelivered` once the job failed."""
+        """`delivered` once every To recipient accepted it, or under the Max Size rule;
+        else `pending` while the job is, and `undelivered` once it is finished."""
         if self.invoice_status:
             return self.invoice_status
-        return "undelivered" if self.status == "failed" else "pending"
+        return "pending" if self.status in PENDING else "undelivered"
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -104,12 +142,20 @@ class Job:
             "lastCode": self.last_code,
             "lastReply": self.last_reply,
             "messageId": self.message_id,
+            "messageDate": self.message_date,
             "failure": self.failure,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "finishedAt": self.finished_at,
             "claimedBy": self.claimed_by,
             "claimedUntil": self.claimed_until,
+            "recipients": [
+                {"address": address, "field": "to" if address in self.to else "cc",
+                 "status": self.recipient_state(address),
+                 "code": reply.code, "reply": reply.reply, "attempt": reply.attempt or None}
+                for address in self.recipients
+                for reply in [self.replies.get(address, _NO_REPLY)]
+            ],
             "attachments": [
                 {"filename": n, "size": s, "sha256": checksum}
                 for (n, s), checksum in zip(self.attachment_sizes, self.attachment_sha256,
@@ -118,7 +164,8 @@ class Job:
             "attachmentsPrunedAt": self.attachments_pruned_at,
             "attemptLog": [
                 {"attempt": a.attempt, "runner": a.runner, "startedAt": a.started_at,
-                 "outcome": a.outcome, "code": a.code, "reply": a.reply}
+                 "outcome": a.outcome, "code": a.code, "reply": a.reply,
+                 "messageId": a.message_id}
                 for a in self.history
             ],
         }
@@ -130,7 +177,12 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one attempt ended, as the runner reports it to the store."""
+    """How one attempt ended, as the runner reports it to the store.
+
+    `message_id` is the Message-ID this attempt sent or tried to send (None if it never
+    got to sending);
+    `replies` what the server said this attempt about each recipient it was given.
+    """
 
     status: str
     outcome: str
@@ -140,6 +192,7 @@ class Outcome:
     failure: str | None = None
     invoice_delivered: bool = False
     retry_at: str | None = None
+    replies: dict[str, RecipientReply] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +222,15 @@ class Outbox(Protocol):
                        outcome: Outcome) -> None: ...
 
     def release(self, runner: str) -> None: ...
+
+    def renew_claim(self, job_id: int, runner: str, lease_seconds: float) -> bool:
+        """Extend `runner`'s claim on a job to now + lease; False if the claim was lost."""
+        ...
+
+    def fix_identity(self, job_id: int, message_id: str, date: str) -> None:
+        """Record the job's Message-ID and Date, unless it has them already (a job queued by
+        an older smtpcfg may have a Message-ID and no Date: its Message-ID is kept)."""
+        ...
 
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]: ...
 

@@ -19,6 +19,7 @@ from reconciler.store.outbox import (
     NewJob,
     Outcome,
     Pruned,
+    RecipientReply,
     StoredAttachment,
 )
 from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
@@ -83,8 +84,7 @@ class PostgresOutbox(GuardedMethods):
         with self._db.transaction():
             row = self._db.execute(
                 "UPDATE outbox_jobs SET status = %(status)s, attempts = attempts + 1,"
-                " last_code = %(code)s, last_reply = %(reply)s,"
-                " message_id = COALESCE(%(message_id)s, message_id), failure = %(failure)s,"
+                " last_code = %(code)s, last_reply = %(reply)s, failure = %(failure)s,"
                 " updated_at = now(), finished_at = CASE WHEN %(finished)s THEN now() END,"
                 " next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),"
                 " invoice_status = CASE WHEN %(delivered)s THEN 'delivered'"
@@ -96,7 +96,7 @@ class PostgresOutbox(GuardedMethods):
                 "   AND runner = %(runner)s AND started_at = %(started)s)"
                 " RETURNING attempts",
                 {"status": outcome.status, "code": outcome.code, "reply": outcome.reply,
-                 "message_id": outcome.message_id, "failure": outcome.failure,
+                 "failure": outcome.failure,
                  "finished": finished, "retry_at": outcome.retry_at,
                  "delivered": outcome.invoice_delivered, "id": job_id, "runner": runner,
                  "started": started_at},
@@ -105,9 +105,28 @@ class PostgresOutbox(GuardedMethods):
                 return
             self._db.execute(
                 "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
-                " reply) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " reply, message_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (job_id, row[0], runner, started_at, outcome.outcome, outcome.code,
-                 outcome.reply))
+                 outcome.reply, outcome.message_id))
+            self._db.cursor().executemany(
+                "INSERT INTO outbox_recipients (job_id, address, status, code, reply, attempt)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (job_id, address) DO UPDATE SET"
+                " status = excluded.status, code = excluded.code, reply = excluded.reply,"
+                " attempt = excluded.attempt",
+                [(job_id, address, r.status, r.code, r.reply, row[0])
+                 for address, r in outcome.replies.items()])
+
+    def renew_claim(self, job_id: int, runner: str, lease_seconds: float) -> bool:
+        cursor = self._db.execute(
+            "UPDATE outbox_jobs SET claimed_until = now() + make_interval(secs => %s)"
+            " WHERE id = %s AND claimed_by = %s AND claimed_until >= now()",
+            (lease_seconds, job_id, runner))
+        return cursor.rowcount == 1
+
+    def fix_identity(self, job_id: int, message_id: str, date: str) -> None:
+        self._db.execute(
+            "UPDATE outbox_jobs SET message_id = COALESCE(message_id, %s), message_date = %s"
+            " WHERE id = %s AND message_date IS NULL", (message_id, date, job_id))
 
     def release(self, runner: str) -> None:
         self._db.execute(
@@ -160,13 +179,19 @@ class PostgresOutbox(GuardedMethods):
             checksums.setdefault(job_id, []).append(checksum)
         history: dict[int, list[Attempt]] = {}
         for job_id, *attempt in self._db.execute(
-                "SELECT job_id, attempt, runner, started_at, outcome, code, reply"
+                "SELECT job_id, attempt, runner, started_at, outcome, code, reply, message_id"
                 " FROM outbox_attempts WHERE job_id = ANY(%s) ORDER BY job_id, attempt", (ids,)):
             attempt[2] = format_utc(attempt[2])
             history.setdefault(job_id, []).append(Attempt(*attempt))
+        replies: dict[int, dict[str, RecipientReply]] = {}
+        for job_id, address, *reply in self._db.execute(
+                "SELECT job_id, address, status, code, reply, attempt FROM outbox_recipients"
+                " WHERE job_id = ANY(%s)", (ids,)):
+            replies.setdefault(job_id, {})[address] = RecipientReply(*reply)
         for row in rows:
             job = job_from_row(row, lambda value: value, format_utc)
             job.attachment_sizes = sizes.get(job.id, [])
             job.attachment_sha256 = checksums.get(job.id, [])
             job.history = history.get(job.id, [])
+            job.replies = replies.get(job.id, {})
             yield job

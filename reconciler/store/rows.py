@@ -77,7 +77,7 @@ JOB_COLUMNS = (
     "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
     " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
     " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,"
-    " attachments_pruned_at"
+    " attachments_pruned_at, message_date"
 )
 _JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
@@ -89,7 +89,7 @@ def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
     (job_id, purpose, recipients, settings, template, subject, body, variables, account,
      invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
      message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,
-     attachments_pruned_at) = values
+     attachments_pruned_at, message_date) = values
     addresses = decode(recipients)
     return Job(
         id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
@@ -99,6 +99,7 @@ def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
         claimed_until=claimed_until, message_id=message_id, last_code=last_code,
         last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
         finished_at=finished_at, attachments_pruned_at=attachments_pruned_at,
+        message_date=message_date,
     )
 
 

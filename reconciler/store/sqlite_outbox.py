@@ -17,6 +17,7 @@ from reconciler.store.outbox import (
     NewJob,
     Outcome,
     Pruned,
+    RecipientReply,
     StoredAttachment,
 )
 from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
@@ -77,18 +78,39 @@ class SqliteOutbox(GuardedMethods):
                 "SELECT attempts + 1 FROM outbox_jobs WHERE id = ?", (job_id,)).fetchone()[0]
             self._db.execute(
                 "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
-                " reply) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " reply, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, attempt, runner, started_at, outcome.outcome, outcome.code,
-                 outcome.reply))
+                 outcome.reply, outcome.message_id))
+            self._db.executemany(
+                "INSERT INTO outbox_recipients (job_id, address, status, code, reply, attempt)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, address) DO UPDATE SET"
+                " status = excluded.status, code = excluded.code, reply = excluded.reply,"
+                " attempt = excluded.attempt",
+                [(job_id, address, r.status, r.code, r.reply, attempt)
+                 for address, r in outcome.replies.items()])
             self._db.execute(
                 "UPDATE outbox_jobs SET status = ?, attempts = ?, last_code = ?, last_reply = ?,"
-                " message_id = COALESCE(?, message_id), failure = ?, updated_at = ?,"
+                " failure = ?, updated_at = ?,"
                 " finished_at = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
                 " invoice_status = CASE WHEN ? THEN 'delivered' ELSE invoice_status END,"
                 " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-                (outcome.status, attempt, outcome.code, outcome.reply, outcome.message_id,
+                (outcome.status, attempt, outcome.code, outcome.reply,
                  outcome.failure, now, finished, outcome.retry_at, outcome.invoice_delivered,
                  job_id))
+
+    def renew_claim(self, job_id: int, runner: str, lease_seconds: float) -> bool:
+        now = utc_now()
+        with self._write_transaction():
+            cursor = self._db.execute(
+                "UPDATE outbox_jobs SET claimed_until = ? WHERE id = ? AND claimed_by = ?"
+                " AND claimed_until >= ?", (utc_in(lease_seconds), job_id, runner, now))
+        return cursor.rowcount == 1
+
+    def fix_identity(self, job_id: int, message_id: str, date: str) -> None:
+        with self._write_transaction():
+            self._db.execute(
+                "UPDATE outbox_jobs SET message_id = COALESCE(message_id, ?), message_date = ?"
+                " WHERE id = ? AND message_date IS NULL", (message_id, date, job_id))
 
     def release(self, runner: str) -> None:
         with self._write_transaction():
@@ -147,6 +169,10 @@ class SqliteOutbox(GuardedMethods):
                 job.attachment_sha256.append(checksum)
             job.history = [
                 Attempt(*attempt) for attempt in self._db.execute(
-                    "SELECT attempt, runner, started_at, outcome, code, reply"
+                    "SELECT attempt, runner, started_at, outcome, code, reply, message_id"
                     " FROM outbox_attempts WHERE job_id = ? ORDER BY attempt", (job.id,))]
+            job.replies = {
+                address: RecipientReply(*reply) for address, *reply in self._db.execute(
+                    "SELECT address, status, code, reply, attempt FROM outbox_recipients"
+                    " WHERE job_id = ?", (job.id,))}
             yield job

@@ -14,20 +14,28 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from tests.support.cli import Cli, Result
 from tests.support.manifests import settings, template, user, vault_password, write_manifests
 from tests.support.openbao import OpenBao
-from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SmtpSink
+from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME
 
 NOTIFY_ADDRESS = "billing-ops@acme.example"
 SETTINGS_FROM = {"name": "Acme Billing", "address": "billing@acme.example"}
 TEMPLATE_FROM = {"name": "Acme Invoices", "address": "invoices@acme.example"}
 INVOICE_SUBJECT = "Invoice ${invoice} for account ${account}"
 INVOICE_BODY = "Hello ${name},\n\nplease find invoice ${invoice} attached.\n"
+#: Settings for tests/delivery/fault_servers.py, which speak plaintext and want no login.
+NO_LOGIN = {"startTlsOnly": False, "username": None, "password": None}
+
+
+class Listening(Protocol):
+    """A test server: an SmtpSink, or one of tests/delivery/fault_servers.py."""
+
+    port: int
 
 
 class Delivery:
@@ -47,7 +55,7 @@ class Delivery:
 
     def documents(
         self,
-        server: SmtpSink,
+        server: Listening,
         *,
         settings_spec: dict[str, Any] | None = None,
         template_spec: dict[str, Any] | None = None,
@@ -79,7 +87,7 @@ class Delivery:
             template("invoice", "primary", **_present(template_fields)),
         ]
 
-    def apply(self, server: SmtpSink, **changes: dict[str, Any] | None) -> None:
+    def apply(self, server: Listening, **changes: dict[str, Any] | None) -> None:
         path = write_manifests(self.workdir / "manifests" / "smtp.yaml",
                                self.documents(server, **changes))
         result = self.cli("apply", "-f", path, "--auto-approve", env=self.vault_env)

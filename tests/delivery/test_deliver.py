@@ -152,7 +152,7 @@ def test_attachments_over_max_size_together_are_not_sent_and_the_notify_user_is_
         assert (tmp_path / "by-hand" / part.name).read_bytes() == part.read_bytes()
 
 
-def test_a_message_over_the_servers_size_limit_is_not_attempted(
+def test_an_invoice_over_the_servers_size_is_handled_like_max_size(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
     big = write(tmp_path / "scan.pdf", b"x" * SIZE_LIMIT)
@@ -160,10 +160,33 @@ def test_a_message_over_the_servers_size_limit_is_not_attempted(
 
     result = delivery.deliver_once()
 
+    assert result.code == 0, result.output
+    shown = delivery.show(job)
+    assert (shown["status"], shown["invoiceStatus"]) == ("size-exceeded", "delivered")
+    assert f"over the SIZE of {SIZE_LIMIT} bytes" in shown["failure"]
+    assert "Notify User billing-ops alerted" in shown["failure"]
+    assert shown["manualDelivery"]
+    # Only the alert went out, naming the server's limit; the invoice was never attempted.
+    [alert] = smtp_server.messages
+    assert alert["To"].addresses[0].addr_spec == NOTIFY_ADDRESS
+    text = f"{alert['Subject']}\n{alert.get_content()}"
+    for fact in ("A-1001", "INV-8", f"{SIZE_LIMIT} bytes", f"127.0.0.1:{smtp_server.port}"):
+        assert fact in text
+
+
+def test_other_mail_over_the_servers_size_fails_with_the_reason(
+    delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    big = write(tmp_path / "scan.pdf", b"x" * SIZE_LIMIT)
+    job = delivery.add("--purpose", "notification", "--settings", "primary",
+                       "--to", "jane@customer.example", "--subject", "Scan", "--body", "Hi",
+                       "--attach", big)
+
+    result = delivery.deliver_once()
+
     assert result.code == 1
     shown = delivery.show(job)
     assert shown["status"] == "failed"
-    assert shown["invoiceStatus"] != "delivered"
     assert f"accepts at most {SIZE_LIMIT} bytes" in shown["failure"]
     assert shown["attempts"] == 1
     assert all(not session.mail_from for session in smtp_server.sessions)

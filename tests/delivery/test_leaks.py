@@ -17,12 +17,17 @@ from tests.support.cli import Result
 from tests.support.smtp import SERVER_USERNAME, SmtpSink
 from tests.support.stores import backend, execute
 
+#: Characters of the password found nowhere else, as text and as Python escapes them.
+RARE = ("ǂ", "\\u01c2", "\\xc7\\x82")
+
 
 def forms_of(secret: str) -> list[bytes]:
-    """The secret as bytes might hold it: raw, hex, and base64 as SMTP AUTH encodes it."""
+    """The secret as bytes might hold it: raw, hex, and base64 as SMTP AUTH encodes it,
+    and its rare non-ASCII character alone (smtplib's ASCII login once printed it)."""
     raw = secret.encode()
     plain = f"\0{SERVER_USERNAME}\0{secret}".encode()
-    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.b64encode(plain)]
+    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.b64encode(plain),
+            *(form.encode() for form in RARE)]
 
 
 def store_contents(store_url: str, folder: Path) -> bytes:
@@ -41,7 +46,7 @@ def test_the_password_is_in_no_output_log_or_store(
     store_url: str,
     tmp_path: Path,
 ) -> None:
-    secret = uuid.uuid4().hex
+    secret = f"{uuid.uuid4().hex}-pässwörd-ǂ"  # a non-ASCII login goes out as UTF-8
     delivery.set_password(secret)
     accepting = smtp_server_factory(tls=True, username=SERVER_USERNAME, password=secret,
                                     auth_required=True)

@@ -26,7 +26,7 @@ RUNNER_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
 GRANT SELECT ON {schema}.schema_migrations, {schema}.store_info, {schema}.resources TO {role};
 GRANT SELECT, INSERT, UPDATE ON {schema}.outbox_jobs, {schema}.outbox_attachments,
-      {schema}.outbox_attempts TO {role};
+      {schema}.outbox_attempts, {schema}.outbox_recipients TO {role};
 GRANT USAGE ON SEQUENCE {schema}.outbox_jobs_id_seq TO {role};
 """
 
