@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.manifests.formats import parse_size
+from reconciler.formats import parse_size
 from reconciler.model import Resource, ResourceKey
 from reconciler.vault.reference import VaultReference
 

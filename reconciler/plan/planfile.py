@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from reconciler import schemas
 from reconciler.errors import SmtpcfgError
 from reconciler.plan.model import FORMAT_VERSION, Plan, digest_of
-from reconciler.schemas import valid_check, validator
 
 
 def save_plan(plan: Plan, path: Path) -> None:
@@ -31,9 +31,8 @@ def load_plan(path: Path) -> Plan:
         raise SmtpcfgError(f"{path}: not a saved plan (invalid JSON: {error}){hint}") from None
     if not isinstance(data, dict) or data.get("formatVersion") != FORMAT_VERSION:
         raise SmtpcfgError(f"{path}: not a saved plan of format version {FORMAT_VERSION}")
-    is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors
-    error = None if is_valid is not None and is_valid(data) else next(
-        iter(validator("plan.schema.json").iter_errors(data)), None)
+    error = None if schemas.is_valid("plan.schema.json", data) else next(
+        schemas.errors("plan.schema.json", data), None)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top)"
         raise SmtpcfgError(f"{path}: not a valid saved plan: {where}: {error.message}")
