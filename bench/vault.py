@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> list[Result]:
     runs = args.runs or (1 if args.smoke else 5)
     import hvac
 
+    from reconciler.model import VaultReference
     from reconciler.vault.client import VaultSettings
-    from reconciler.vault.reference import VaultReference
     from reconciler.vault.resolver import VaultResolver
     from tests.support.openbao import start_openbao
 

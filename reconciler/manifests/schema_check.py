@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from reconciler import schemas
 from reconciler.formats import parse_size
-from reconciler.manifests.problems import Problem
-from reconciler.manifests.source import format_field
 from reconciler.manifests.yaml_reader import Document
+from reconciler.model import Problem, format_field
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from reconciler.errors import SmtpcfgError
 
 if TYPE_CHECKING:
-    from reconciler.vault.reference import VaultReference
+    from reconciler.model import VaultReference
 
 Reason = Literal[
     "unreachable",

@@ -14,10 +14,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reconciler.model import VaultReference
 from reconciler.vault.client import VaultSettings, make_client
 from reconciler.vault.errors import VaultFailure, VaultLookupError, transport_errors
 from reconciler.vault.mounts import Mount, MountTable
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.secret import SecretValue
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.manifests.source import Position
 from reconciler.manifests.yaml_reader import read_documents
+from reconciler.model import Position
 
 
 def _recorded_positions(text: str, file: str) -> list[dict[tuple[Any, ...], Position]]:

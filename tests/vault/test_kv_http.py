@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from reconciler.model import VaultReference
 from reconciler.vault import kv_http
 from reconciler.vault.client import VaultSettings, make_client
 from reconciler.vault.errors import VaultFailure, transport_errors
 from reconciler.vault.kv_http import KvReader
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultLookupError, VaultResolver
 from tests.support.openbao import OpenBao, start_openbao
 from tests.vault.fake_servers import Answer, fake_vault, forwarding_proxy, secret_answer
