@@ -7,7 +7,6 @@ and checked by `make test`; this test checks what a running runner actually load
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
