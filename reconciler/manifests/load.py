@@ -32,10 +32,13 @@ class Manifests:
         return self.documents[key].position_of(tuple(field_name.split(".")))
 
 
-def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests:
-    """Read every manifest under `paths`; raise ManifestProblems listing every problem."""
+def load_manifests(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
+    """Read every manifest under `paths`; raise ManifestProblems listing every problem.
+
+    `-` reads `stdin`, by default the `sys.stdin` of the moment of the call.
+    """
     with paused_gc():
-        return _load(paths, stdin)
+        return _load(paths, stdin or sys.stdin)
 
 
 def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
