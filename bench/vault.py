@@ -126,8 +126,8 @@ def _plan(folder: Path, server: Any, secrets: int, runs: int) -> Result:
 def _pool(server: Any, n: int, runs: int) -> Result:
     import hvac
 
+    from reconciler.model import VaultReference
     from reconciler.vault.client import VaultSettings
-    from reconciler.vault.reference import VaultReference
     from reconciler.vault.resolver import VaultResolver
 
     for i in range(n):

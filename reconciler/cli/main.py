@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -43,13 +44,19 @@ for command in (
 
 
 def main() -> None:
-    """Run the CLI. Exit 0 ok, 1 error, 2 changes (plan --detailed-exitcode).
+    """The `smtpcfg` console script."""
+    sys.exit(run())
 
-    Click's own usage errors would exit 2, which `plan --detailed-exitcode` reserves
-    for "changes present"; here every error exits 1.
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the CLI on `args` (default: the process's) and return its exit status.
+
+    0 ok, 1 error, 2 changes (plan --detailed-exitcode). Click's own usage errors would
+    exit 2, which `plan --detailed-exitcode` reserves for "changes present"; here every
+    error exits 1.
     """
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(args=args, prog_name="smtpcfg", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Error: aborted; nothing was changed", err=True)
         code = EXIT_ERROR
@@ -68,7 +75,7 @@ def main() -> None:
         where = f"{error.filename}: " if error.filename else ""
         click.echo(f"Error: {where}{error.strerror or error}", err=True)
         code = EXIT_ERROR
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _report(error: SmtpcfgError) -> None:

@@ -11,22 +11,10 @@ import click
 from reconciler.cli.options import filter_scope_option, owning_scope_option, store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.errors import SmtpcfgError
+from reconciler.kinds import KINDS, by_alias, by_name, dependency_order
 
 if TYPE_CHECKING:
     from reconciler.model import StoredResource
-
-#: Names users type for each kind, as kubectl accepts plural and short forms.
-_KIND_ALIASES = {
-    "smtpsettings": "SmtpSettings",
-    "smtp": "SmtpSettings",
-    "user": "User",
-    "users": "User",
-    "emailtemplate": "EmailTemplate",
-    "emailtemplates": "EmailTemplate",
-    "template": "EmailTemplate",
-    "templates": "EmailTemplate",
-}
-
 
 @click.command()
 @click.argument("kind", required=False)
@@ -67,7 +55,7 @@ def get(kind: str | None, name: str | None, store_url: str, scope: str | None,
     else:
         echo_table(["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"],
                     [[r.key.kind, r.key.name, r.scope, str(r.generation), r.updated_at,
-                      _summary(r)] for r in resources])
+                      by_name(r.key.kind).summary(r.spec)] for r in resources])
 
 
 @click.command()
@@ -88,7 +76,7 @@ def export(store_url: str, scope: str, output: str | None) -> None:
       smtpcfg export -o manifests/
     """
     with reading(store_url) as store:
-        resources = sorted(store.resources(scope=scope), key=lambda r: r.key.sort_key)
+        resources = sorted(store.resources(scope=scope), key=lambda r: dependency_order(r.key))
     if output is None:
         click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
         return
@@ -138,22 +126,11 @@ def history(store_url: str, scope: str | None, output_format: str) -> None:
 
 
 def _kind(text: str) -> str:
-    try:
-        return _KIND_ALIASES[text.lower()]
-    except KeyError:
-        raise click.BadParameter(
-            f"unknown kind {text!r}; use SmtpSettings, User or EmailTemplate", param_hint="KIND"
-        ) from None
-
-
-def _summary(resource: StoredResource) -> str:
-    spec = resource.spec
-    if resource.key.kind == "SmtpSettings":
-        tls = " starttls-only" if spec["startTlsOnly"] else ""
-        return f"{spec['host']}:{spec['port']}{tls}"
-    if resource.key.kind == "User":
-        return str(spec["email"])
-    return f"via {spec['smtpSettings']}"
+    kind = by_alias(text)
+    if kind is None:
+        names = ", ".join(known.name for known in KINDS)
+        raise click.BadParameter(f"unknown kind {text!r}; use {names}", param_hint="KIND")
+    return kind.name
 
 
 def _yaml(documents: list[dict[str, Any]]) -> str:

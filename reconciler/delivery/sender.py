@@ -14,8 +14,7 @@ from email.message import EmailMessage
 
 from reconciler.delivery.failures import DeliveryFailure
 from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint, tls_context
-from reconciler.model import StoredResource
-from reconciler.vault.reference import VaultReference
+from reconciler.model import StoredResource, VaultReference
 from reconciler.vault.resolver import VaultResolver
 
 

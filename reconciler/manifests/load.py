@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.gc_pause import paused_gc
+from reconciler.kinds import references_of
 from reconciler.manifests.normalize import normalize
-from reconciler.manifests.problems import ManifestProblems, Problem
 from reconciler.manifests.schema_check import schema_problems
-from reconciler.manifests.source import Position
 from reconciler.manifests.yaml_reader import Document, YamlError, read_documents
-from reconciler.model import Resource, ResourceKey, references_of
+from reconciler.model import ManifestProblems, Position, Problem, Resource, ResourceKey
 
 STDIN = "-"
 _SUFFIXES = (".yaml", ".yml")
@@ -33,10 +32,13 @@ class Manifests:
         return self.documents[key].position_of(tuple(field_name.split(".")))
 
 
-def load_manifests(paths: Sequence[str], stdin: TextIO = sys.stdin) -> Manifests:
-    """Read every manifest under `paths`; raise ManifestProblems listing every problem."""
+def load_manifests(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
+    """Read every manifest under `paths`; raise ManifestProblems listing every problem.
+
+    `-` reads `stdin`, by default the `sys.stdin` of the moment of the call.
+    """
     with paused_gc():
-        return _load(paths, stdin)
+        return _load(paths, stdin or sys.stdin)
 
 
 def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
@@ -140,6 +142,6 @@ def _dangling_references(manifests: Manifests, declared: set[str]) -> list[Probl
         Problem(manifests.position_of(key, field_name), str(key), field_name,
                 f"refers to {target}, which is not declared")
         for key, resource in manifests.resources.items()
-        for target, field_name in references_of(key.kind, resource.spec)
+        for target, field_name in references_of(key, resource.spec)
         if str(target) not in declared
     ]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import ValidationError
-
+from reconciler import schemas
+from reconciler.formats import parse_size
 from reconciler.header_text import header_text_problem
-from reconciler.manifests.formats import parse_size
-from reconciler.manifests.problems import Problem
-from reconciler.manifests.source import format_field
 from reconciler.manifests.yaml_reader import Document
-from reconciler.schemas import valid_check, validator
+from reconciler.model import Problem, format_field
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 _SCHEMA = "manifest.schema.json"
 
@@ -24,13 +25,12 @@ _FORMAT_MESSAGES = {
 def schema_problems(document: Document, resource: str | None) -> Iterator[Problem]:
     """Every schema violation in `document`, one Problem each, at the field's position.
 
-    The compiled check answers for valid documents, almost all of them; jsonschema
-    words the errors of the others.
+    Almost every document is valid, and jsonschema-rs says so quickly; jsonschema words
+    the errors of the others.
     """
-    is_valid = valid_check(_SCHEMA)
-    if is_valid is not None and is_valid(document.data):
+    if schemas.is_valid(_SCHEMA, document.data):
         return
-    for error in validator(_SCHEMA).iter_errors(document.data):
+    for error in schemas.errors(_SCHEMA, document.data):
         for path, message in _explain(error):
             yield Problem(document.position_of(path), resource, format_field(path) or None, message)
 
@@ -38,38 +38,41 @@ def schema_problems(document: Document, resource: str | None) -> Iterator[Proble
 def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], str]]:  # noqa: PLR0912
     """Turn one jsonschema error into (field path, message) pairs users can act on."""
     path = tuple(error.absolute_path)
-    value = error.instance
+    value = cast(Any, error.instance)
+    # jsonschema types these as "or unset"; an error from iter_errors always has them.
+    schema = cast(Mapping[str, Any], error.schema)
+    expected = cast(Any, error.validator_value)
     match error.validator:
         case "additionalProperties":
-            allowed = set(error.schema.get("properties", {}))
+            allowed = set(schema.get("properties", {}))
             for key in sorted(set(value) - allowed):
                 yield (*path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})"
         case "required":
             yield (*path, _missing_field(error.message)), "required field is missing"
         case "dependentRequired":
-            needed, needer = _dependency(error)
+            needed, needer = _dependency(expected, value)
             yield (*path, needer), f"{needer!r} is set but {needed!r} is not; set both or neither"
-        case "not" if error.schema.get("readOnly"):
+        case "not" if schema.get("readOnly"):
             yield path, "read-only field set by the store; remove it from the manifest"
         case "const" if path[-1:] == ("apiVersion",):
-            yield path, f"unknown apiVersion {value!r}; expected {error.validator_value!r}"
+            yield path, f"unknown apiVersion {value!r}; expected {expected!r}"
         case "enum" if path[-1:] == ("kind",):
-            kinds = ", ".join(error.validator_value)
+            kinds = ", ".join(expected)
             yield path, f"unknown kind {value!r}; expected one of {kinds}"
         case "type" if path[-2:] == ("spec", "password"):
             yield path, ("a password is never written in a manifest: reference it in Vault "
                          "as password: {vault: {path: secret/smtp/NAME, key: password}}")
-        case "type" if isinstance(value, bool) and error.validator_value == "string":
+        case "type" if isinstance(value, bool) and expected == "string":
             yield path, ("expected a string, got a boolean: YAML reads yes/no/on/off/true/"
                          "false as booleans; quote the value")
         case "type":
-            yield path, f"expected {_type_words(error.validator_value)}, got {_type_of(value)}"
+            yield path, f"expected {_type_words(expected)}, got {_type_of(value)}"
         case "pattern" if path[-1:] in (("name",), ("notifyUser",), ("smtpSettings",)):
             yield path, (f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
                          "'.', starting and ending with a letter or digit")
-        case "format" if error.validator_value == "header-text":
+        case "format" if expected == "header-text":
             yield path, str(header_text_problem(value))
-        case "format" if error.validator_value == "size":
+        case "format" if expected == "size":
             try:
                 parse_size(value)
             except ValueError as problem:
@@ -77,7 +80,7 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
             else:
                 yield path, "size must be at least 1 byte"
         case "format":
-            template = _FORMAT_MESSAGES.get(error.validator_value, "{value!r} is not valid")
+            template = _FORMAT_MESSAGES.get(expected, "{value!r} is not valid")
             yield path, template.format(value=value)
         case "minimum" | "maximum" if path[-1:] == ("port",):
             yield path, f"port {value} is out of range 1-65535"
@@ -90,11 +93,11 @@ def _missing_field(message: str) -> str:
     return message.split("'")[1]
 
 
-def _dependency(error: ValidationError) -> tuple[str, str]:
-    for needer, needed in error.validator_value.items():
-        if needer in error.instance:
+def _dependency(dependencies: dict[str, list[str]], instance: Any) -> tuple[str, str]:
+    for needer, needed in dependencies.items():
+        if needer in instance:
             for field in needed:
-                if field not in error.instance:
+                if field not in instance:
                     return field, needer
     raise AssertionError("dependentRequired error without a missing dependency")
 

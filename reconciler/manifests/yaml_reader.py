@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.manifests.source import FieldPath, Position
+from reconciler.model import FieldPath, Position
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _scalars = yaml.constructor.SafeConstructor()

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import SmtpcfgError
-from reconciler.model import Resource, ResourceKey, StoredResource, references_of
+from reconciler.kinds import dependency_order, references_of
+from reconciler.model import Resource, ResourceKey, StoredResource
 from reconciler.plan.model import ABSENT, Change, FieldChange
 
 #: A resource carrying this annotation replaces the resource of the same kind it names:
@@ -32,7 +33,7 @@ def diff(
     owned = {key: resource for key, resource in stored.items() if resource.scope == scope}
     replaced = _replacements(desired, owned, stored)
     writes: list[Change] = []
-    for key in sorted(desired, key=lambda k: k.sort_key):
+    for key in sorted(desired, key=dependency_order):
         after = desired[key].body()
         current = stored.get(key)
         if current is not None:
@@ -56,7 +57,7 @@ def diff(
     gone = set(replaced.values())
     deletes = [
         Change("delete", key, owned[key].body(), None, field_changes(owned[key].body(), {}))
-        for key in sorted(owned, key=lambda k: k.sort_key, reverse=True)
+        for key in sorted(owned, key=dependency_order, reverse=True)
         if key not in desired and key not in gone
     ]
     return writes + deletes
@@ -69,7 +70,7 @@ def _refuse_foreign(
 ) -> None:
     foreign = [
         f"{key} is owned by scope {stored[key].scope!r}"
-        for key in sorted(desired, key=lambda k: k.sort_key)
+        for key in sorted(desired, key=dependency_order)
         if key in stored and stored[key].scope != scope
     ]
     if foreign:
@@ -94,7 +95,7 @@ def dangling_references(
     return [
         f"{key}: {field} refers to {target}, which would no longer exist"
         for key, spec in final.items()
-        for target, field in references_of(key.kind, spec)
+        for target, field in references_of(key, spec)
         if target not in final
     ]
 

@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reconciler import schemas
 from reconciler.errors import SmtpcfgError
 from reconciler.plan.model import FORMAT_VERSION, Plan, canonical_json, digest_of
 from reconciler.plan.signing import KEY_VARIABLE, sign, signature_matches
-from reconciler.schemas import valid_check, validator
 
 
 def save_plan(plan: Plan, path: Path, key: bytes | None) -> None:
@@ -77,11 +77,10 @@ def _read(path: Path) -> dict[str, Any]:
             f"{path}: a saved plan of format version {data['formatVersion']};"
             f" this smtpcfg applies version {FORMAT_VERSION}: make a new plan"
         )
-    is_valid = valid_check("plan.schema.json")  # compiled once; jsonschema words errors
     problem = (
         None
-        if is_valid is not None and is_valid(data)
-        else next(iter(validator("plan.schema.json").iter_errors(data)), None)
+        if schemas.is_valid("plan.schema.json", data)
+        else next(schemas.errors("plan.schema.json", data), None)
     )
     if problem is not None:
         where = "/".join(str(part) for part in problem.absolute_path) or "(top)"

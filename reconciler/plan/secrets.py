@@ -11,9 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.load import Manifests
-from reconciler.manifests.problems import ManifestProblems, Problem
-from reconciler.model import StoredResource
-from reconciler.vault.reference import VaultReference
+from reconciler.model import ManifestProblems, Problem, StoredResource, VaultReference
 
 if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver

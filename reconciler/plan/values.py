@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.model import VaultReference
 from reconciler.plan.model import ABSENT
-from reconciler.vault.reference import VaultReference
 
 
 def show_value(value: Any) -> str:

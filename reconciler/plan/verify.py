@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.errors import SmtpcfgError
-from reconciler.model import Resource, ResourceKey, StoredResource
+from reconciler.model import Resource, ResourceKey, StoredResource, VaultReference
 from reconciler.plan.diff import dangling_references, diff
 from reconciler.plan.model import Change, Plan
-from reconciler.vault.reference import VaultReference
 
 
 class PlanMismatchError(SmtpcfgError):

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 from reconciler.errors import SmtpcfgError
 
 if TYPE_CHECKING:
+    from reconciler.model import VaultReference
     from reconciler.vault.client import VaultSettings
-    from reconciler.vault.reference import VaultReference
 
 Reason = Literal[
     "unreachable",

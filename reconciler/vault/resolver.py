@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reconciler.model import VaultReference
 from reconciler.vault.client import VaultSettings, new_client, warn_if_insecure
 from reconciler.vault.errors import (
     Refused,
@@ -24,7 +25,6 @@ from reconciler.vault.errors import (
     transport_errors,
 )
 from reconciler.vault.mounts import Mount, MountTable
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.secret import SecretValue
 from reconciler.vault.tokens import Notify, TokenSource
 

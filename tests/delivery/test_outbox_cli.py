@@ -256,7 +256,7 @@ def test_add_takes_regular_files_only_and_never_hangs(
         expected = "not a regular file (a directory)"
 
     # A FIFO without a writer would block an open() for ever: the timeout fails the test.
-    result = delivery.cli("outbox", "add", *INVOICE_ARGS, "--attach", path,
+    result = delivery.cli.subprocess("outbox", "add", *INVOICE_ARGS, "--attach", path,
                           env=delivery.vault_env, timeout=20)
 
     assert result.code == 1

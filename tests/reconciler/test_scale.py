@@ -24,13 +24,13 @@ def _write_folder(folder: Path, port: int) -> None:
 
 def test_ten_thousand_resources_plan_and_apply(cli: Cli, tmp_path: Path) -> None:
     _write_folder(tmp_path / "m", port=587)
-    applied = cli("apply", "-f", "m", "--auto-approve", timeout=600)
+    applied = cli("apply", "-f", "m", "--auto-approve")
     assert applied.code == 0, applied.stderr
     assert f"Apply complete: {2 * N} created" in applied.stdout
     _write_folder(tmp_path / "m", port=2525)
-    planned = cli("plan", "-f", "m", "--format", "json", timeout=600)
+    planned = cli("plan", "-f", "m", "--format", "json")
     assert planned.code == 0, planned.stderr
     assert json.loads(planned.stdout)["summary"] == {
         "create": 0, "update": N // 10, "replace": 0, "delete": 0}
-    assert cli("apply", "-f", "m", "--auto-approve", timeout=600).code == 0
-    assert cli("plan", "-f", "m", "--detailed-exitcode", timeout=600).code == 0
+    assert cli("apply", "-f", "m", "--auto-approve").code == 0
+    assert cli("plan", "-f", "m", "--detailed-exitcode").code == 0

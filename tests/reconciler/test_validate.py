@@ -51,6 +51,11 @@ BAD_INPUTS = [
         r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: expected an integer, got a string",
     ),
     (
+        "yaml-date-for-a-string",
+        VALID_SETTINGS.replace("smtp.example.com", "2026-12-02"),
+        r"m\.yaml:6:3: SmtpSettings/primary: spec\.host: expected a string, got date",
+    ),
+    (
         "port-out-of-range",
         VALID_SETTINGS.replace("port: 587", "port: 70000"),
         r"m\.yaml:7:3: SmtpSettings/primary: spec\.port: port 70000 is out of range 1-65535",

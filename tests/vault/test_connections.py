@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.vault.reference import VaultReference
+from reconciler.model import VaultReference
 from reconciler.vault.resolver import VaultResolver
 from tests.support.openbao import OpenBao
 from tests.vault.proxy import forwarding_proxy

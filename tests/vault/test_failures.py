@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SmtpcfgError
+from reconciler.model import VaultReference
 from reconciler.vault.client import VaultSettings
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultLookupError, VaultResolver
 from tests.support.openbao import READ_ALL, OpenBao, start_openbao
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.model import VaultReference
 from reconciler.vault.client import VaultSettings
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultLookupError, VaultResolver
 from tests.support.openbao import OpenBao
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.vault.reference import VaultReference
+from reconciler.model import VaultReference
 from reconciler.vault.resolver import ResolvedSecret, VaultLookupError, VaultResolver
 from tests.support.openbao import OpenBao
 

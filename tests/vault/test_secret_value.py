@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from reconciler.vault.reference import VaultReference
+from reconciler.model import VaultReference
 from reconciler.vault.resolver import ResolvedSecret, VaultResolver
 from reconciler.vault.secret import SecretValue
 from tests.support.openbao import OpenBao

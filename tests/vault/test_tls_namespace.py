@@ -9,8 +9,8 @@ import warnings
 import hvac
 import pytest
 
+from reconciler.model import VaultReference
 from reconciler.vault.client import VaultSettings
-from reconciler.vault.reference import VaultReference
 from reconciler.vault.resolver import VaultLookupError, VaultResolver
 from tests.support.openbao import OpenBao
 

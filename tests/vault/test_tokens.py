@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.vault.reference import VaultReference
+from reconciler.model import VaultReference
 from reconciler.vault.resolver import VaultResolver
 from tests.support.openbao import READ_ALL, OpenBao
 

@@ -1,11 +1,35 @@
-"""Manifest problems: collected, never raised one at a time, so users see them all."""
+"""Problems with manifests, at a file, line and column: collected, never raised one at a
+time, so users see them all. Manifest checks and plan checks (Vault references) raise them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from reconciler.errors import SmtpcfgError
-from reconciler.manifests.source import Position
+
+#: A location inside one document: mapping keys and sequence indexes from its root.
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column in a file."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def format_field(path: FieldPath) -> str:
+    """`("spec", "from", "address")` -> `spec.from.address`; indexes as `[0]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 @dataclass(frozen=True, order=True)

@@ -1,7 +1,7 @@
 """The `password: {vault: {...}}` reference, as manifests write it and the store keeps it.
 
-This module is pure data: it must not import hvac, so that `validate`, `plan` rendering
-and the store can handle references without paying for Vault's HTTP stack.
+Pure data, in the model layer: manifests, plans, the store and the delivery side all
+handle references, and none of them should pay for (or depend on) Vault's HTTP stack.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The resources smtpcfg manages, in the normalized form that is diffed and stored."""
+"""The resources smtpcfg manages, in the normalized form that is diffed and stored.
+
+What each kind's spec holds, and how kinds depend on each other, is in reconciler.kinds.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 API_VERSION = "smtpcfg/v1"
-
-#: Kinds in dependency order: a kind may reference only kinds before it. Creates and
-#: updates run in this order, deletes in reverse, so no reference dangles mid-apply.
-KINDS: tuple[str, ...] = ("User", "SmtpSettings", "EmailTemplate")
 
 #: The scope an apply owns when none is given: `--scope` / SMTPCFG_SCOPE.
 DEFAULT_SCOPE = "default"
@@ -24,19 +23,6 @@ class ResourceKey:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
-
-    @property
-    def sort_key(self) -> tuple[int, str]:
-        return (KINDS.index(self.kind), self.name)
-
-
-def references_of(kind: str, spec: dict[str, Any]) -> list[tuple[ResourceKey, str]]:
-    """What a normalized spec names: `(target, field)` pairs."""
-    if kind == "SmtpSettings" and "notifyUser" in spec:
-        return [(ResourceKey("User", spec["notifyUser"]), "spec.notifyUser")]
-    if kind == "EmailTemplate":
-        return [(ResourceKey("SmtpSettings", spec["smtpSettings"]), "spec.smtpSettings")]
-    return []
 
 
 @dataclass
@@ -58,16 +44,6 @@ class Resource:
         if self.annotations:
             metadata["annotations"] = self.annotations
         return {"metadata": metadata, "spec": self.spec}
-
-    @classmethod
-    def from_body(cls, key: ResourceKey, body: dict[str, Any]) -> Resource:
-        metadata = body.get("metadata", {})
-        return cls(
-            key=key,
-            spec=body["spec"],
-            labels=metadata.get("labels", {}),
-            annotations=metadata.get("annotations", {}),
-        )
 
     def to_manifest(self) -> dict[str, Any]:
         """The resource as a manifest document that validates and plans as no change."""
