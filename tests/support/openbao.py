@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import http.client
 import json
 import os
 import secrets
@@ -281,7 +282,7 @@ def _healthy(server: OpenBao) -> bool:
             context=context,
         ) as response:
             return response.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not up yet, or another server's port
         return False
 
 
