@@ -216,7 +216,7 @@ def test_every_kind_by_name_with_its_own_schema() -> None:
 
 def test_a_kind_references_only_kinds_before_it() -> None:
     """What makes creates in `dependency_order` and deletes in reverse leave nothing dangling."""
-    samples = {
+    samples: dict[str, dict[str, Any]] = {
         "User": {"email": "ops@example.com"},
         "SmtpSettings": {**NORMAL_SETTINGS, "notifyUser": "ops"},
         "EmailTemplate": {"smtpSettings": "primary"},

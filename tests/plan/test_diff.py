@@ -13,7 +13,7 @@ from reconciler.plan.diff import RENAMED_FROM, dangling_references, diff, field_
 from reconciler.plan.model import Change, FieldChange
 
 
-def _stored(kind: str, name: str, spec: dict) -> StoredResource:
+def _stored(kind: str, name: str, spec: dict[str, Any]) -> StoredResource:
     return StoredResource(key=ResourceKey(kind, name), spec=spec)
 
 
