@@ -12,25 +12,6 @@ from reconciler.model import Resource, ResourceKey, StoredResource
 from reconciler.plan.diff import RENAMED_FROM, dangling_references, diff, field_changes
 from reconciler.plan.model import Change, FieldChange
 
-
-def _stored(kind: str, name: str, spec: dict[str, Any]) -> StoredResource:
-    return StoredResource(key=ResourceKey(kind, name), spec=spec)
-
-
-def test_creates_run_in_dependency_order_and_deletes_in_reverse() -> None:
-    desired = {
-        ResourceKey("EmailTemplate", "t"): Resource(
-            ResourceKey("EmailTemplate", "t"), {"smtpSettings": "s"}
-        ),
-        ResourceKey("SmtpSettings", "s"): Resource(ResourceKey("SmtpSettings", "s"), {}),
-        ResourceKey("User", "u"): Resource(ResourceKey("User", "u"), {}),
-    }
-    order = [str(change.key) for change in diff(desired, [], scope="default")]
-    assert order == ["User/u", "SmtpSettings/s", "EmailTemplate/t"]
-    stored = [_stored(key.kind, key.name, r.spec) for key, r in desired.items()]
-    assert [str(c.key) for c in diff({}, stored, scope="default")] == list(reversed(order))
-
-
 SCOPE = "default"
 OPS = ResourceKey("User", "ops")
 RELAY = ResourceKey("SmtpSettings", "relay")
@@ -55,6 +36,20 @@ def changes_of(
     desired: list[Resource], actual: list[StoredResource], **options: Any
 ) -> list[Change]:
     return diff({resource.key: resource for resource in desired}, actual, scope=SCOPE, **options)
+
+
+def test_creates_run_in_dependency_order_and_deletes_in_reverse() -> None:
+    desired = {
+        ResourceKey("EmailTemplate", "t"): Resource(
+            ResourceKey("EmailTemplate", "t"), {"smtpSettings": "s"}
+        ),
+        ResourceKey("SmtpSettings", "s"): Resource(ResourceKey("SmtpSettings", "s"), {}),
+        ResourceKey("User", "u"): Resource(ResourceKey("User", "u"), {}),
+    }
+    order = [str(change.key) for change in diff(desired, [], scope="default")]
+    assert order == ["User/u", "SmtpSettings/s", "EmailTemplate/t"]
+    stored = [kept(key, r.spec) for key, r in desired.items()]
+    assert [str(c.key) for c in diff({}, stored, scope="default")] == list(reversed(order))
 
 
 VAULT_A = {"vault": {"path": "secret/smtp", "key": "password"}}
