@@ -13,6 +13,7 @@ from tests.delivery.conftest import Delivery
 from tests.delivery.reconnect import runner_outlives
 from tests.support.private_postgres import PrivatePostgres
 from tests.support.smtp import SmtpSink
+from tests.support.stores import initialised
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 def store_url(private_postgres: PrivatePostgres) -> str:
     """This module's store: the private cluster (overrides the suite's two backends)."""
-    return private_postgres.url
+    return initialised(private_postgres.url)
 
 
 def test_runner_outlives_a_postgresql_restart(
