@@ -85,6 +85,7 @@ def _plan(folder: Path, server: Any, secrets: int, runs: int) -> Result:
         VAULT_ADDR=server.addr,
         VAULT_TOKEN=server.root_token,
     )
+    run_cli(["init"], env=env, cwd=folder)
     expected = f"Plan: {2 * secrets} to create"
 
     def plan(name: str) -> None:
