@@ -1,11 +1,11 @@
 """Pause Python's cyclic garbage collector while large, cycle-free structures are built.
 
-A full collection walks every live container object. Loading 20,000 documents (and
-diffing them against 20,000 stored resources) allocates millions of objects that stay
-alive, so the collector runs again and again over an ever larger heap, finding nothing:
-without the pause it took three quarters of the time of reading YAML. Nothing built
-there forms a reference cycle; reference counting frees all of it as usual, and the
-collector runs again as soon as the block ends.
+A full collection walks every live container object. Loading tens of thousands of
+documents (and diffing them against as many stored resources) allocates millions of
+objects that stay alive, so the collector runs again and again over an ever larger heap,
+finding nothing: without the pause it took most of the time of reading YAML (the profile
+is in bench/RESULTS.md). Nothing built there forms a reference cycle; reference counting
+frees all of it as usual, and the collector runs again as soon as the block ends.
 
 What was built meanwhile goes straight to the oldest generation (`freeze` then
 `unfreeze`, both documented and O(1)), where it stays collectable: otherwise the first

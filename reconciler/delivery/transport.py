@@ -333,7 +333,7 @@ class SmtpConnection:
                     endpoint.host, endpoint.port, timeout=endpoint.timeout, deadline=deadline
                 )
             # SMTP is request/response: without this, Nagle's algorithm holds each
-            # command's last segment for the server's delayed ACK, ~40 ms a message.
+            # command's last segment for the server's delayed ACK, on every message.
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo_or_helo_if_needed()
             if not endpoint.uses_implicit_tls:

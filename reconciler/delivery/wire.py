@@ -1,9 +1,10 @@
 """A message's bytes on the wire, made once, and sent without further copies.
 
-Sending a 120 MB message through the email library and smtplib held about five copies
-of it at once: the parts' base64 text, each part's serialized bytes, the joined parts,
-the generator's outer buffer (`as_bytes`), and smtplib's DATA quoting, which copies the
-message to double leading dots and twice more to append CRLF and the final dot.
+Sending a message through the email library and smtplib held several copies of it at
+once (bench/RESULTS.md, "Delivery memory", counts them): the parts' base64 text, each
+part's serialized bytes, the joined parts, the generator's outer buffer (`as_bytes`),
+and smtplib's DATA quoting, which copies the message to double leading dots and twice
+more to append CRLF and the final dot.
 
 - `base64_lines` encodes an attachment once, with CRLF line ends, so the generator's
   line-end rewriting has nothing to change;
@@ -179,8 +180,8 @@ def return_large_buffers_to_the_system() -> None:
 
     By default glibc raises that threshold to the largest block freed so far (up to
     32 MiB), after which attachment-sized blocks come from the heap and their freed
-    space is kept: `bench delivery-memory` measured 0.3 x the message size more at the
-    peak. Elsewhere (musl, macOS) this does nothing.
+    space is kept, which raises the peak (`bench delivery-memory`; figures in
+    bench/RESULTS.md). Elsewhere (musl, macOS) this does nothing.
     """
     try:
         libc = ctypes.CDLL(None)

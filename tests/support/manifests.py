@@ -29,6 +29,15 @@ def vault_password(path: str, key: str = "password", **extra: Any) -> dict[str, 
     return {"vault": {"path": path, "key": key, **extra}}
 
 
+def example_set(port: int = 587) -> list[dict[str, Any]]:
+    """One of each kind, referencing each other: a Notify User, its settings, a template."""
+    return [
+        user("ops"),
+        settings("primary", port=port, notifyUser="ops", maxAttachmentSize="10MiB"),
+        template("invoice", "primary", subject="Invoice ${invoice}"),
+    ]
+
+
 def write_manifests(path: Path, documents: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")

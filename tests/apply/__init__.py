@@ -1,0 +1,1 @@
+"""Tests of applying plans (reconciler/apply.py): saved plans, scopes, approval, audit."""

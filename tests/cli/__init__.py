@@ -1,0 +1,1 @@
+"""Tests of the command line itself (reconciler.cli): help, usage errors, entry points."""

@@ -1,0 +1,1 @@
+"""Tests of reconciler.plan: the diff engine, the safety threshold and what plan prints."""

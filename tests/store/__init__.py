@@ -1,0 +1,1 @@
+"""Tests of reconciler.store: creating, migrating and reading stores."""
