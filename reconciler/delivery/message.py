@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 
 from reconciler.delivery.wire import Base64Attachment
@@ -99,8 +99,10 @@ def build_message(
             subtype=subtype,
             filename=_one_line("attachment filename", attachment.filename),
         )
+        part = msg.get_payload(-1)
+        assert isinstance(part, Message)  # the part add_attachment appended
         # Kept raw, and encoded only onto the wire (see delivery/wire.py).
-        Base64Attachment.adopt(msg.get_payload()[-1], attachment.data)
+        Base64Attachment.adopt(part, attachment.data)
     return msg
 
 

@@ -382,7 +382,7 @@ class Runner:
     def _backoff(self, attempt: int) -> float:
         """Exponential, capped, with jitter so that runners do not retry in lockstep."""
         options = self.options
-        delay = min(options.retry_max_delay, options.retry_base_delay * 2 ** (attempt - 1))
+        delay = min(options.retry_max_delay, options.retry_base_delay * 2.0 ** (attempt - 1))
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
 
 

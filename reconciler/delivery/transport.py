@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from reconciler.delivery.failures import (
     DeliveryFailure,
@@ -37,6 +37,12 @@ from reconciler.delivery.failures import (
 )
 from reconciler.delivery.wire import StreamingData, wire_bytes
 from reconciler.errors import SmtpcfgError
+
+if TYPE_CHECKING:
+    # The types smtplib's stubs use for these overrides' arguments.
+    from _socket import _Address as _SourceAddress
+
+    from _typeshed import ReadableBuffer
 
 IMPLICIT_TLS_PORT = 465
 #: RFC 5321 4.5.3.1.5: a reply line, code and CRLF included, is at most 512 octets.
@@ -149,7 +155,7 @@ class _Session(StreamingData, smtplib.SMTP):
         super().__init__(*args, **kwargs)
 
     def connect(
-        self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
+        self, host: str = "localhost", port: int = 0, source_address: _SourceAddress | None = None
     ) -> tuple[int, bytes]:
         """Connecting and the greeting together take at most one timeout."""
         self._connect_deadline = time.monotonic() + self.timeout
@@ -165,7 +171,7 @@ class _Session(StreamingData, smtplib.SMTP):
                 deadline = min(deadline, limit)
         return deadline
 
-    def send(self, s: bytes | str) -> None:
+    def send(self, s: ReadableBuffer | str) -> None:
         if self.sock:
             # sendall's timeout is the total for all the data (since Python 3.5).
             self.sock.settimeout(max(self._deadline() - time.monotonic(), 0.001))
@@ -210,7 +216,9 @@ class _Session(StreamingData, smtplib.SMTP):
                 break
         return code, self.scrub(b"\n".join(lines))
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    # sendmail() passes data() bytes only (it encodes a str message itself), and
+    # StreamingData needs bytes; smtplib's stub allows any buffer or str.
+    def data(self, msg: bytes | bytearray) -> tuple[int, bytes]:  # type: ignore[override]
         """Keeps the reply to DATA, which sendmail() drops; the outbox records it."""
         self.last_data_reply = super().data(msg)
         return self.last_data_reply
@@ -248,7 +256,11 @@ class _Session(StreamingData, smtplib.SMTP):
             return code, reply
         raise smtplib.SMTPAuthenticationError(code, reply)
 
-    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
+    @overload
+    def auth_cram_md5(self, challenge: None = None) -> None: ...
+    @overload
+    def auth_cram_md5(self, challenge: ReadableBuffer) -> str: ...
+    def auth_cram_md5(self, challenge: ReadableBuffer | None = None) -> str | None:
         """smtplib's, keyed with the UTF-8 password (smtplib's takes ASCII only)."""
         if challenge is None:
             return None

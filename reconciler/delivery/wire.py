@@ -22,7 +22,9 @@ import re
 import smtplib
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
+from email.policy import Policy
 from io import BytesIO
+from typing import Any
 
 _CRLF = b"\r\n"
 #: Raw bytes per base64 line: 76 characters, as RFC 2045 allows at most.
@@ -59,7 +61,7 @@ class Base64Attachment(EmailMessage):
 
     data: bytes | None = None
 
-    @property  # type: ignore[override]
+    @property
     def _payload(self) -> str | None:
         if self.data is not None:
             return base64_lines(self.data)
@@ -86,8 +88,8 @@ def wire_bytes(msg: EmailMessage) -> bytearray:
     goes through the email library's generator.
     """
     policy = msg.policy.clone(linesep="\r\n")
-    parts = msg.get_payload() if msg.is_multipart() else None
-    if not isinstance(parts, list) or any(part.is_multipart() for part in parts):
+    parts = _leaf_parts(msg)
+    if parts is None:
         return bytearray(msg.as_bytes(policy=policy))
     if msg.get_boundary() is None:
         msg.set_boundary(_boundary_for(parts, policy))
@@ -99,11 +101,20 @@ def wire_bytes(msg: EmailMessage) -> bytearray:
     return out.buffer
 
 
+def _leaf_parts(msg: EmailMessage) -> list[Message] | None:
+    """The parts of a multipart message whose parts are all leaf parts, else None."""
+    payload = msg.get_payload() if msg.is_multipart() else None
+    if not isinstance(payload, list):
+        return None
+    parts = [part for part in payload if isinstance(part, Message) and not part.is_multipart()]
+    return parts if len(parts) == len(payload) else None
+
+
 class _Measure:
     def __init__(self) -> None:
         self.total = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | bytearray) -> None:
         self.total += len(data)
 
     def add_base64(self, data: bytes) -> None:
@@ -117,7 +128,7 @@ class _Fill(_Measure):
         self.buffer = bytearray(size)
         self.position = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | bytearray) -> None:
         self.buffer[self.position : self.position + len(data)] = data
         self.position += len(data)
 
@@ -130,7 +141,7 @@ class _Fill(_Measure):
             self.add(block)
 
 
-def _emit(out: _Measure, msg: EmailMessage, parts: list[Message], policy: object) -> None:
+def _emit(out: _Measure, msg: EmailMessage, parts: list[Message], policy: Policy[Any]) -> None:
     boundary = str(msg.get_boundary()).encode("ascii")
     out.add(_headers(msg, policy))
     if msg.preamble is not None:
@@ -193,7 +204,7 @@ def return_large_buffers_to_the_system() -> None:
 _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 
 
-def _write_part(out: _Measure, part: Message, policy: object) -> None:
+def _write_part(out: _Measure, part: Message, policy: Policy[Any]) -> None:
     if isinstance(part, Base64Attachment) and part.data is not None:
         out.add(_headers(part, policy))
         out.add_base64(part.data)
@@ -202,6 +213,7 @@ def _write_part(out: _Measure, part: Message, policy: object) -> None:
         out.add(_part_bytes(part, policy))
         return
     payload = part.get_payload()
+    assert isinstance(payload, str)  # as _is_base64_text checked
     out.add(_headers(part, policy))
     for start in range(0, len(payload), _SLICE):
         out.add(payload[start : start + _SLICE].encode("ascii"))
@@ -220,21 +232,22 @@ def _is_base64_text(part: Message) -> bool:
     )
 
 
-def _part_bytes(part: Message, policy: object) -> bytes:
+def _part_bytes(part: Message, policy: Policy[Any]) -> bytes:
     buffer = BytesIO()
-    BytesGenerator(buffer, policy=policy).flatten(part, linesep="\r\n")  # type: ignore[arg-type]
+    BytesGenerator(buffer, policy=policy).flatten(part, linesep="\r\n")
     return buffer.getvalue()
 
 
-def _headers(msg: Message, policy: object) -> bytes:
-    fold = policy.fold_binary  # type: ignore[attr-defined]
+def _headers(msg: Message, policy: Policy[Any]) -> bytes:
+    fold = policy.fold_binary
     return b"".join(fold(name, value) for name, value in msg.raw_items()) + _CRLF
 
 
-def _boundary_for(parts: list[Message], policy: object) -> str:
+def _boundary_for(parts: list[Message], policy: Policy[Any]) -> str:
     """A boundary no part contains, chosen as the generator chooses it. Only the text
     parts are searched: base64 text has no "-" and cannot hold a boundary line."""
     text = b"".join(_part_bytes(part, policy) for part in parts if not _is_base64_text(part))
+    # The generator's own (private, not in typeshed) choice, so the bytes match as_bytes.
     boundary: str = BytesGenerator._make_boundary(text)  # type: ignore[attr-defined]
     return boundary
 

@@ -63,7 +63,7 @@ class GuardedMethods:
 
 def _guarded(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     @functools.wraps(method)
-    def guarded(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def guarded(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         if self._guarding:
             return method(self, *args, **kwargs)
         self._guarding = True

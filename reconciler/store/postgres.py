@@ -28,12 +28,19 @@ from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
 from reconciler.store.open import INIT_HINT
 from reconciler.store.postgres_outbox import PostgresOutbox
-from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
+from reconciler.store.rows import (
+    AUDIT_COLUMNS,
+    RESOURCE_COLUMNS,
+    WriteBatches,
+    audit_entry_from_row,
+    resource_from_row,
+)
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg.rows import TupleRow
 
 #: Advisory lock keys (any 64-bit numbers; these spell "smtpcfg" and "migrate").
 APPLY_LOCK = 0x736D74706366
@@ -43,7 +50,7 @@ LOCK_TIMEOUT = 30
 
 
 class PostgresStore(PostgresOutbox):
-    def __init__(self, url: str, connect: Callable[[], psycopg.Connection[Any]]) -> None:
+    def __init__(self, url: str, connect: Callable[[], psycopg.Connection[TupleRow]]) -> None:
         self.url = url
         self.migrated: tuple[int, ...] = ()
         self._connect = connect
@@ -58,11 +65,11 @@ class PostgresStore(PostgresOutbox):
         from psycopg.conninfo import conninfo_to_dict
 
         # A URL's own application_name wins: operators (and tests) tell runners apart by it.
-        name = {} if "application_name" in conninfo_to_dict(url) else {
-            "application_name": "smtpcfg"}
+        # psycopg drops a parameter passed as None, so the URL's value stays.
+        name = None if "application_name" in conninfo_to_dict(url) else "smtpcfg"
 
-        def connect() -> psycopg.Connection[Any]:
-            return psycopg.connect(url, autocommit=True, connect_timeout=10, **name)
+        def connect() -> psycopg.Connection[TupleRow]:
+            return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name=name)
 
         try:
             store = cls(display_url, connect)
@@ -186,15 +193,11 @@ class PostgresStore(PostgresOutbox):
 
     def history(self, scope: str | None = None) -> list[AuditEntry]:
         rows = self._db.execute(
-            "SELECT revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
-            " FROM audit_log WHERE (%(scope)s::text IS NULL OR scope = %(scope)s)"
-            " ORDER BY revision",
+            f"SELECT {AUDIT_COLUMNS} FROM audit_log"
+            " WHERE (%(scope)s::text IS NULL OR scope = %(scope)s) ORDER BY revision",
             {"scope": scope},
         ).fetchall()
-        return [
-            AuditEntry(row[0], format_utc(row[1]), *row[2:6], changes=row[6], secrets=row[7])
-            for row in rows
-        ]
+        return [audit_entry_from_row(row, lambda value: value, format_utc) for row in rows]
 
     def close(self) -> None:
         self._db.close()

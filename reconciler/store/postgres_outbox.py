@@ -27,6 +27,7 @@ from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg.rows import TupleRow
 
 
 
@@ -34,7 +35,7 @@ class PostgresOutbox(GuardedMethods):
     """Mixed into PostgresStore, which provides the autocommit connection and the guard
     that reconnects."""
 
-    _db: psycopg.Connection[Any]
+    _db: psycopg.Connection[TupleRow]
 
     def enqueue(self, job: NewJob) -> int:
         from psycopg.types.json import Jsonb

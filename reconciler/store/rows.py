@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
-from reconciler.store.base import Write
+from reconciler.store.base import AuditEntry, Write
 from reconciler.store.outbox import Job, StoredAttachment
 
 #: Column order of every resource SELECT and INSERT.
@@ -72,6 +72,26 @@ def resource_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
     )
 
 
+#: Column order of every audit log SELECT.
+AUDIT_COLUMNS = "revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
+
+
+def audit_entry_from_row(
+    row: tuple[Any, ...], decode: Callable[[Any], Any], timestamp: Callable[[Any], str]
+) -> AuditEntry:
+    revision, applied_at, scope, actor, source, plan_digest, changes, secrets = row
+    return AuditEntry(
+        revision=revision,
+        applied_at=timestamp(applied_at),
+        scope=scope,
+        actor=actor,
+        source=source,
+        plan_digest=plan_digest,
+        changes=decode(changes),
+        secrets=decode(secrets),
+    )
+
+
 #: Column order of every outbox job SELECT.
 JOB_COLUMNS = (
     "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
@@ -84,8 +104,9 @@ _JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
 def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
                  timestamp: Callable[[Any], str]) -> Job:
-    values = [timestamp(v) if i in _JOB_TIMES and v is not None else v
-              for i, v in enumerate(row)]
+    values: list[Any] = [
+        timestamp(v) if i in _JOB_TIMES and v is not None else v for i, v in enumerate(row)
+    ]
     (job_id, purpose, recipients, settings, template, subject, body, variables, account,
      invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
      message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,

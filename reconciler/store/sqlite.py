@@ -24,7 +24,13 @@ from reconciler.store.faults import R
 from reconciler.store.identity import new_store_id, new_write_id
 from reconciler.store.migrations import pending
 from reconciler.store.open import INIT_HINT
-from reconciler.store.rows import RESOURCE_COLUMNS, WriteBatches, resource_from_row
+from reconciler.store.rows import (
+    AUDIT_COLUMNS,
+    RESOURCE_COLUMNS,
+    WriteBatches,
+    audit_entry_from_row,
+    resource_from_row,
+)
 from reconciler.store.sqlite_outbox import SqliteOutbox
 from reconciler.store.stale import ensure_current
 from reconciler.timeutil import utc_now
@@ -135,14 +141,11 @@ class SqliteStore(SqliteOutbox):
 
     def history(self, scope: str | None = None) -> list[AuditEntry]:
         rows = self._db.execute(
-            "SELECT revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
-            " FROM audit_log WHERE (? IS NULL OR scope = ?) ORDER BY revision",
+            f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE (? IS NULL OR scope = ?)"
+            " ORDER BY revision",
             (scope, scope),
         )
-        return [
-            AuditEntry(*row[:6], changes=json.loads(row[6]), secrets=json.loads(row[7]))
-            for row in rows
-        ]
+        return [audit_entry_from_row(row, json.loads, str) for row in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -144,7 +144,8 @@ def new_client(settings: VaultSettings) -> hvac.Client:
         url=settings.addr,
         token="",
         verify=session.verify,
-        timeout=settings.timeout,
+        # types-hvac says int, but hvac hands it to requests, which takes seconds as a float.
+        timeout=cast(int, settings.timeout),
         namespace=settings.namespace,
         session=session,
     )
