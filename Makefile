@@ -19,7 +19,10 @@ demo: install
 test: install
 	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
