@@ -45,6 +45,17 @@ class Resource:
             metadata["annotations"] = self.annotations
         return {"metadata": metadata, "spec": self.spec}
 
+    @classmethod
+    def from_body(cls, key: ResourceKey, body: dict[str, Any]) -> Resource:
+        """The resource a plan's "after" body declares (`verify_plan` rebuilds them)."""
+        metadata = body.get("metadata", {})
+        return cls(
+            key=key,
+            spec=body["spec"],
+            labels=metadata.get("labels", {}),
+            annotations=metadata.get("annotations", {}),
+        )
+
     def to_manifest(self) -> dict[str, Any]:
         """The resource as a manifest document that validates and plans as no change."""
         metadata: dict[str, Any] = {"name": self.key.name, **self.body()["metadata"]}
