@@ -17,7 +17,7 @@ from reconciler.cli.options import Duration, F, store_option
 from reconciler.cli.output import echo_table, reading
 from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
-from reconciler.store.outbox import PURPOSES, STATUSES, Job, StoredAttachment
+from reconciler.store.jobs import PURPOSES, STATUSES, Job, StoredAttachment
 
 if TYPE_CHECKING:
     from reconciler.delivery.runner import RunSummary
@@ -63,7 +63,7 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
       smtpcfg outbox add --purpose password-reset --settings transactional \\
           --to user@example.com --subject "Reset your password" --body "..."
     """
-    from reconciler.delivery.outbox import enqueue
+    from reconciler.delivery.enqueue import enqueue
     from reconciler.store.open import open_existing_store
 
     pairs = {}
@@ -366,7 +366,7 @@ def test_email(settings_name: str, store_url: str, vault_auth: str | None,
       smtpcfg test-email primary --to me@example.com
       smtpcfg test-email primary --user billing-ops
     """
-    from reconciler.delivery.test_email import send_test_email
+    from reconciler.delivery.trial_send import send_test_email
 
     if (address is None) == (user_name is None):
         raise click.UsageError("give exactly one of --to ADDR or --user NAME")

@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from reconciler.delivery.compose import Composed, compose
+from reconciler.delivery.enqueue import enqueue
 from reconciler.delivery.events import EventLog
 from reconciler.delivery.failures import DeliveryFailure, SizeLimitExceeded
 from reconciler.delivery.message import literal
-from reconciler.delivery.outbox import enqueue
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store, StoreError
-from reconciler.store.outbox import Job, Outcome, RecipientReply
+from reconciler.store.jobs import Job, Outcome, RecipientReply
 from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
-from reconciler.store.outbox import Outbox
+from reconciler.store.jobs import Outbox
 
 if TYPE_CHECKING:
     from reconciler.store.faults import Reconnect
