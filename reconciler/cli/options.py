@@ -14,6 +14,7 @@ from click.core import ParameterSource
 
 from reconciler.model import DEFAULT_SCOPE
 from reconciler.store.open import DEFAULT_STORE_URL
+from reconciler.vault.auth_methods import AUTH_METHODS
 
 F = Callable[..., Any]
 STORE_VARIABLE = "SMTPCFG_STORE"
@@ -87,6 +88,16 @@ def filter_scope_option(function: F) -> F:
     )(function)
 
 
+def vault_auth_option(function: F) -> F:
+    return click.option(
+        "--vault-auth",
+        type=click.Choice(AUTH_METHODS),
+        envvar="SMTPCFG_VAULT_AUTH",
+        default=None,
+        help="How to log in to Vault [env: SMTPCFG_VAULT_AUTH; default: token].",
+    )(function)
+
+
 def manifests_option(required: bool) -> Callable[[F], F]:
     return click.option(
         "-f",
@@ -120,3 +131,18 @@ class Duration(click.ParamType):
             self.fail(f"{value!r} is not a duration: a number and a unit, s, m, h or d "
                       "(e.g. 30d, 12h)", param, ctx)
         return float(match.group(1)) * self._UNITS[match.group(2)]
+
+
+class KeyValue(click.ParamType):
+    """`KEY=VALUE`, as a (key, value) pair."""
+
+    name = "key=value"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        if not sep or not key:
+            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
+        return key, text

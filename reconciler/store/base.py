@@ -81,6 +81,13 @@ class AuditEntry:
             "secrets": self.secrets,
         }
 
+    def change_summary(self) -> str:
+        """How many changes of each action, e.g. `1 delete, 2 update`."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change["action"]] = counts.get(change["action"], 0) + 1
+        return ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+
 
 @dataclass(frozen=True)
 class PendingAudit:

@@ -8,6 +8,8 @@ visible in every command's output.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +45,16 @@ def open_existing_store(url: str) -> Store:
     """Open a store that must already exist: every command but `init` refuses to make one,
     so a typo in `--store` is an error rather than a new, empty store."""
     return open_store(url, create=False)
+
+
+@contextmanager
+def existing_store(url: str) -> Iterator[Store]:
+    """`open_existing_store`, closed when the block ends."""
+    store = open_existing_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def sqlite_url(path: Path) -> str:

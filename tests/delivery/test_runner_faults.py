@@ -11,7 +11,8 @@ from typing import NoReturn
 
 from reconciler.delivery.enqueue import enqueue
 from reconciler.delivery.events import EventLog
-from reconciler.delivery.runner import Runner, RunnerOptions
+from reconciler.delivery.options import RunnerOptions
+from reconciler.delivery.runner import Runner
 from reconciler.delivery.sender import Sender
 from reconciler.store.jobs import Job
 from reconciler.store.open import open_store
