@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import click
 from click.core import ParameterSource
@@ -17,6 +17,11 @@ from reconciler.store.open import DEFAULT_STORE_URL
 from reconciler.vault.auth_methods import AUTH_METHODS
 
 F = Callable[..., Any]
+if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supported, is not
+    _DurationType = click.ParamType[float, Any]
+    _KeyValueType = click.ParamType[tuple[str, str], Any]
+else:
+    _DurationType = _KeyValueType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -116,7 +121,7 @@ def use_color(stream: TextIO | None = None) -> bool:
     return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
 
 
-class Duration(click.ParamType):
+class Duration(_DurationType):
     """A length of time such as `30d`, `12h`, `45m` or `90s`, in seconds."""
 
     name = "duration"
@@ -133,7 +138,7 @@ class Duration(click.ParamType):
         return float(match.group(1)) * self._UNITS[match.group(2)]
 
 
-class KeyValue(click.ParamType):
+class KeyValue(_KeyValueType):
     """`KEY=VALUE`, as a (key, value) pair."""
 
     name = "key=value"
@@ -144,5 +149,7 @@ class KeyValue(click.ParamType):
             return value
         key, sep, text = str(value).partition("=")
         if not sep or not key:
-            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
+            # Named as the option is typed, as click words errors of a command's own checks.
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", ctx, param,
+                                     param_hint=param.opts[0] if param else None)
         return key, text
