@@ -22,8 +22,10 @@ def manual_delivery_steps(job: Job) -> list[str]:
         "under the Max Size).",
     ]
     if job.invoice:
-        steps.append(f"Invoice {job.invoice} is already listed as delivered on account "
-                     f"{job.account}: note there how it was sent.")
+        steps.append(
+            f"Invoice {job.invoice} is already listed as delivered on account "
+            f"{job.account}: note there how it was sent."
+        )
     return steps
 
 

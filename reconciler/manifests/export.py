@@ -71,5 +71,6 @@ def manifests_yaml(documents: Iterable[dict[str, Any]]) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
-    return yaml.dump_all(list(documents), Dumper=Dumper, sort_keys=False,
-                         allow_unicode=True, explicit_start=True)
+    return yaml.dump_all(
+        list(documents), Dumper=Dumper, sort_keys=False, allow_unicode=True, explicit_start=True
+    )
