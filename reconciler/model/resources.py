@@ -47,7 +47,7 @@ class Resource:
 
     @classmethod
     def from_body(cls, key: ResourceKey, body: dict[str, Any]) -> Resource:
-        """The resource a plan's "after" body declares (`verify_plan` rebuilds them)."""
+        """The inverse of `body()`: a resource from what a plan or the store holds."""
         metadata = body.get("metadata", {})
         return cls(
             key=key,
