@@ -176,9 +176,9 @@ def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int
     run_cli(["init", "--store", f"sqlite:///{store_path}"], env=env, cwd=root)
     run_cli(["apply", "-f", manifests, "--auto-approve", "--store", f"sqlite:///{store_path}"],
             env=env, cwd=root)
-    from reconciler.delivery import enqueue
+    from reconciler.delivery.enqueue import enqueue
+    from reconciler.store.jobs import StoredAttachment
     from reconciler.store.open import open_store
-    from reconciler.store.outbox import StoredAttachment
 
     data = pdf.read_bytes()
     extra = [StoredAttachment(path.name, "application/pdf", path.read_bytes()) for path in more]

@@ -2,15 +2,98 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SmtpcfgError
 from reconciler.gc_pause import paused_gc
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.plan.from_manifests import plan_from_manifests
 from reconciler.plan.model import Change, Plan, audit_changes
-from reconciler.plan.safety import threshold_breach
+from reconciler.plan.planfile import load_plan
+from reconciler.plan.request import PlanRequest
+from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT, threshold_breach
+from reconciler.plan.signing import load_key
 from reconciler.plan.verify import verify_plan
+from reconciler.provenance import detect_actor
 from reconciler.store.base import PendingAudit, Store, Write, WriteAction
+from reconciler.store.open import existing_store
+
+#: Shown the plan about to be applied, and a note on how it was loaded (or None); raises
+#: to stop the apply before anything is written (`apply` prints and asks here).
+Review = Callable[[Plan, str | None], None]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an apply did: the plan, and the store's new revision (None: nothing to do)."""
+
+    plan: Plan
+    revision: int | None
+
+    def describe(self) -> str:
+        if self.revision is None:
+            return "Nothing to apply."
+        counts = self.plan.summary()
+        return (
+            f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+            f"{counts['replace']} replaced, {counts['delete']} deleted. "
+            f"Store revision {self.revision}, plan digest {self.plan.digest()}."
+        )
+
+
+def apply_manifests(
+    request: PlanRequest, review: Review, *, actor: str | None = None, force: bool = False
+) -> Applied:
+    """Plan the manifests against the store, let `review` see (or refuse) the plan, apply it.
+
+    `actor` None: $GITHUB_ACTOR or the OS user.
+    """
+    plan = plan_from_manifests(request)
+    review(plan, None)
+    return _apply_to(request.store_url, plan, actor, None, request.threshold, force)
+
+
+def apply_saved_plan(
+    plan_file: Path,
+    store_url: str,
+    review: Review,
+    *,
+    key_file: Path | None = None,
+    actor: str | None = None,
+    source: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD_PERCENT,
+    force: bool = False,
+) -> Applied:
+    """Apply a plan saved by `plan --out`, if it still fits the store (see `apply_plan`).
+
+    With a plan key (`key_file` or $SMTPCFG_PLAN_KEY) only plans signed with it load.
+    `source` overrides the plan's in the audit log.
+    """
+    plan, note = load_plan(plan_file, load_key(key_file, os.environ))
+    review(plan, note)
+    return _apply_to(store_url, plan, actor, source, threshold, force)
+
+
+def _apply_to(
+    store_url: str, plan: Plan, actor: str | None, source: str | None, threshold: float,
+    force: bool,
+) -> Applied:
+    if not plan.has_changes and not plan.observations():
+        return Applied(plan, None)
+    with existing_store(store_url) as store:
+        revision = apply_plan(
+            plan,
+            store,
+            actor=detect_actor(actor, os.environ),
+            source=source,
+            threshold=threshold,
+            force=force,
+        )
+    return Applied(plan, revision)
 
 
 def apply_plan(

@@ -23,21 +23,9 @@ def init(store_url: str) -> None:
       smtpcfg init --store sqlite:////var/lib/smtpcfg/s.db  # absolute path
       smtpcfg init --store 'postgresql://owner@db/billing?options=-csearch_path%3Dsmtpcfg'
     """
-    from reconciler.store.open import open_store
+    from reconciler.store.open import init_store
 
-    store = open_store(store_url, create=True)
-    try:
-        state = store.state()
-    finally:
-        store.close()
-    where = f"store {store.url} (id {state.store_id}, revision {state.revision})"
-    if store.migrated and state.revision == 0 and 1 in store.migrated:
-        click.echo(f"Created {where}.")
-    elif store.migrated:
-        applied = ", ".join(str(version) for version in store.migrated)
-        click.echo(f"Migrated {where}: applied schema migrations {applied}.")
-    else:
-        click.echo(f"The {where} is up to date; nothing to do.")
+    click.echo(init_store(store_url))
 
 
 COMMANDS = (init,)

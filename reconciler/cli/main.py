@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -9,13 +10,42 @@ from collections.abc import Sequence
 import click
 
 from reconciler import __version__
-from reconciler.cli import delivery_commands, init_command, manifest_commands, read_commands
 from reconciler.errors import SmtpcfgError
 
 EXIT_ERROR = 1
+#: Each command's module under reconciler.cli. A module is imported only when one of its
+#: commands runs (or help lists them): `deliver` loads no manifest or plan code, and
+#: `validate` no delivery code.
+COMMAND_MODULES = {
+    "init": "init_command",
+    **dict.fromkeys(("validate", "plan", "apply"), "manifest_commands"),
+    **dict.fromkeys(("get", "export", "history"), "read_commands"),
+    **dict.fromkeys(("outbox", "deliver", "test-email"), "delivery_commands"),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMAND_MODULES and cmd_name not in self.commands:
+            module = importlib.import_module(f"reconciler.cli.{COMMAND_MODULES[cmd_name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMAND_MODULES:  # so that click can suggest a name
+            for name in COMMAND_MODULES:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
 
 @click.group(
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="smtpcfg")
@@ -32,15 +62,6 @@ def cli() -> None:
     The store is chosen by --store or SMTPCFG_STORE (default sqlite:///smtpcfg.db,
     in the current folder); `smtpcfg init` creates it.
     """
-
-
-for command in (
-    *init_command.COMMANDS,
-    *manifest_commands.COMMANDS,
-    *read_commands.COMMANDS,
-    *delivery_commands.COMMANDS,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,9 +15,12 @@ from reconciler.cli.options import (
     plan_key_option,
     store_option,
     use_color,
+    vault_auth_option,
 )
-from reconciler.cli.vault_options import resolver_factory, vault_auth_option
 from reconciler.errors import SmtpcfgError
+from reconciler.plan.render import PLAN_FORMATS
+from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY, PlanRequest
+from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT
 
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
@@ -51,7 +52,7 @@ def _threshold_option(function: F) -> F:
         "--safety-threshold",
         "threshold",
         type=click.FloatRange(0, 100),
-        default=30.0,
+        default=DEFAULT_THRESHOLD_PERCENT,
         show_default=True,
         metavar="PERCENT",
         help="Largest share of stored resources one apply may update or delete "
@@ -63,7 +64,7 @@ def _vault_options(function: F) -> F:
     function = click.option(
         "--vault-concurrency",
         type=click.IntRange(1, 64),
-        default=8,
+        default=DEFAULT_VAULT_CONCURRENCY,
         show_default=True,
         help="Vault reads in flight at once while checking references.",
     )(function)
@@ -101,7 +102,7 @@ def _source_option(function: F) -> F:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(PLAN_FORMATS),
     default="text",
     show_default=True,
     help="How to print the plan.",
@@ -142,19 +143,15 @@ def plan(
       smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
       SMTPCFG_PLAN_KEY=... smtpcfg plan -f manifests/ --out plan.json   # signed
     """
-    from reconciler.plan.signing import load_key
+    from reconciler.plan.from_manifests import plan_from_manifests, plan_to_file
 
-    key = load_key(plan_key_file, os.environ) if out_path is not None else None
-    plan_ = _make_plan(
-        paths, store_url, threshold, source, vault_auth, vault_concurrency, scope, take_over
-    )
-    if out_path is not None:
-        from reconciler.plan.planfile import save_plan
-
-        save_plan(plan_, out_path, key)
+    request = PlanRequest(paths, store_url, scope, take_over, threshold, source, vault_auth,
+                          vault_concurrency)
+    saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
+    plan_ = saved.plan if saved is not None else plan_from_manifests(request)
     _print_plan(plan_, output_format)
-    if out_path is not None and output_format == "text":
-        signed = " (signed with the plan key)" if key is not None else ""
+    if saved is not None and output_format == "text":
+        signed = " (signed with the plan key)" if saved.signed else ""
         click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
     if detailed_exitcode and plan_.has_changes:
         sys.exit(EXIT_CHANGES)
@@ -206,48 +203,30 @@ def apply(
       smtpcfg apply plan.json
       SMTPCFG_PLAN_KEY=... smtpcfg apply plan.json   # refuses unsigned plans
     """
-    from reconciler.apply import apply_plan
-    from reconciler.provenance import detect_actor
-    from reconciler.store.open import open_existing_store
+    from reconciler.apply import apply_manifests, apply_saved_plan
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
     if plan_file is not None:
-        from reconciler.plan.planfile import load_plan
-        from reconciler.plan.signing import load_key
 
-        plan_, note = load_plan(plan_file, load_key(plan_key_file, os.environ))
-        if note is not None:
-            click.echo(f"Note: {note}.", err=True)
-        click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
+        def announce(plan_: Plan, note: str | None) -> None:
+            if note is not None:
+                click.echo(f"Note: {note}.", err=True)
+            click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
+
+        applied = apply_saved_plan(plan_file, store_url, announce, key_file=plan_key_file,
+                                   actor=actor, source=source, threshold=threshold, force=force)
     else:
-        plan_ = _make_plan(
-            paths, store_url, threshold, source, vault_auth, vault_concurrency, scope, take_over
-        )
-        _print_plan(plan_, "text")
-        if plan_.has_changes and not auto_approve:
-            _confirm()
-    if not plan_.has_changes and not plan_.observations():
-        click.echo("Nothing to apply.")
-        return
-    store = open_existing_store(store_url)
-    try:
-        revision = apply_plan(
-            plan_,
-            store,
-            actor=detect_actor(actor, os.environ),
-            source=source if plan_file else None,
-            threshold=threshold,
-            force=force,
-        )
-    finally:
-        store.close()
-    counts = plan_.summary()
-    click.echo(
-        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['replace']} replaced, {counts['delete']} deleted. "
-        f"Store revision {revision}, plan digest {plan_.digest()}."
-    )
+
+        def review(plan_: Plan, note: str | None) -> None:
+            _print_plan(plan_, "text")
+            if plan_.has_changes and not auto_approve:
+                _confirm()
+
+        request = PlanRequest(paths, store_url, scope, take_over, threshold, source, vault_auth,
+                              vault_concurrency)
+        applied = apply_manifests(request, review, actor=actor, force=force)
+    click.echo(applied.describe())
 
 
 def _confirm() -> None:
@@ -263,49 +242,11 @@ def _confirm() -> None:
         raise SmtpcfgError("apply cancelled; nothing was changed")
 
 
-def _make_plan(
-    paths: tuple[str, ...],
-    store_url: str,
-    threshold: float,
-    source: str | None,
-    vault_auth: str | None,
-    vault_concurrency: int,
-    scope: str,
-    take_over: bool,
-) -> Plan:
-    from reconciler.manifests.load import load_manifests
-    from reconciler.plan.build import make_plan
-    from reconciler.provenance import detect_source
-    from reconciler.store.open import open_existing_store
-
-    manifests = load_manifests(paths)
-    store = open_existing_store(store_url)
-    try:
-        return make_plan(
-            manifests,
-            store,
-            scope=scope,
-            take_over=take_over,
-            threshold=threshold,
-            source=detect_source(source, os.environ, manifests.files),
-            resolver=resolver_factory(vault_auth),
-            vault_concurrency=vault_concurrency,
-        )
-    finally:
-        store.close()
-
-
 def _print_plan(plan_: Plan, output_format: str) -> None:
-    if output_format == "json":
-        click.echo(json.dumps(plan_.to_json(), indent=2, ensure_ascii=False))
-    elif output_format == "markdown":
-        from reconciler.plan.render_markdown import render_markdown
+    from reconciler.plan.render import render_plan
 
-        click.echo(render_markdown(plan_))
-    else:
-        from reconciler.plan.render_text import render_text
-
-        click.echo(render_text(plan_, color=use_color()), color=use_color())
+    color = use_color()
+    click.echo(render_plan(plan_, output_format, color=color), color=color)
 
 
 COMMANDS = (validate, plan, apply)

@@ -7,15 +7,21 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import click
 from click.core import ParameterSource
 
 from reconciler.model import DEFAULT_SCOPE
 from reconciler.store.open import DEFAULT_STORE_URL
+from reconciler.vault.auth_methods import AUTH_METHODS
 
 F = Callable[..., Any]
+if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supported, is not
+    _DurationType = click.ParamType[float, Any]
+    _KeyValueType = click.ParamType[tuple[str, str], Any]
+else:
+    _DurationType = _KeyValueType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -87,6 +93,16 @@ def filter_scope_option(function: F) -> F:
     )(function)
 
 
+def vault_auth_option(function: F) -> F:
+    return click.option(
+        "--vault-auth",
+        type=click.Choice(AUTH_METHODS),
+        envvar="SMTPCFG_VAULT_AUTH",
+        default=None,
+        help="How to log in to Vault [env: SMTPCFG_VAULT_AUTH; default: token].",
+    )(function)
+
+
 def manifests_option(required: bool) -> Callable[[F], F]:
     return click.option(
         "-f",
@@ -105,7 +121,7 @@ def use_color(stream: TextIO | None = None) -> bool:
     return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
 
 
-class Duration(click.ParamType):
+class Duration(_DurationType):
     """A length of time such as `30d`, `12h`, `45m` or `90s`, in seconds."""
 
     name = "duration"
@@ -120,3 +136,20 @@ class Duration(click.ParamType):
             self.fail(f"{value!r} is not a duration: a number and a unit, s, m, h or d "
                       "(e.g. 30d, 12h)", param, ctx)
         return float(match.group(1)) * self._UNITS[match.group(2)]
+
+
+class KeyValue(_KeyValueType):
+    """`KEY=VALUE`, as a (key, value) pair."""
+
+    name = "key=value"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        if not sep or not key:
+            # Named as the option is typed, as click words errors of a command's own checks.
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", ctx, param,
+                                     param_hint=param.opts[0] if param else None)
+        return key, text

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from reconciler.cli.options import filter_scope_option, owning_scope_option, store_option
-from reconciler.cli.output import echo_table, reading
+from reconciler.cli.output import echo_table
 from reconciler.errors import SmtpcfgError
-from reconciler.kinds import KINDS, by_alias, by_name, dependency_order
+from reconciler.kinds import KINDS, by_alias, by_name
+from reconciler.store.open import existing_store
 
-if TYPE_CHECKING:
-    from reconciler.model import StoredResource
+
+def _kind(ctx: click.Context, param: click.Parameter, text: str | None) -> str | None:
+    """A kind's name from any of its aliases (case-insensitive; plurals work)."""
+    kind = by_alias(text) if text else None
+    if text and kind is None:
+        names = ", ".join(known.name for known in KINDS)
+        raise click.BadParameter(f"unknown kind {text!r}; use {names}", param_hint="KIND")
+    return kind.name if kind else None
+
 
 @click.command()
-@click.argument("kind", required=False)
+@click.argument("kind", required=False, callback=_kind)
 @click.argument("name", required=False)
 @store_option
 @filter_scope_option
@@ -37,21 +44,22 @@ def get(kind: str | None, name: str | None, store_url: str, scope: str | None,
     """
     from reconciler.model import ResourceKey
 
-    canonical = _kind(kind) if kind else None
-    with reading(store_url) as store:
-        if canonical and name:
-            found = store.resource(ResourceKey(canonical, name))
+    with existing_store(store_url) as store:
+        if kind and name:
+            found = store.resource(ResourceKey(kind, name))
             if found is None:
-                raise SmtpcfgError(f"{canonical}/{name} not found in {store.url}")
+                raise SmtpcfgError(f"{kind}/{name} not found in {store.url}")
             resources = [found]
         else:
-            resources = store.resources(canonical, scope)
+            resources = store.resources(kind, scope)
     documents = [resource.to_manifest_with_status() for resource in resources]
     if output_format == "json":
         body: Any = documents[0] if name else {"items": documents}
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
     elif output_format == "yaml":
-        click.echo(_yaml(documents), nl=False)
+        from reconciler.manifests.export import manifests_yaml
+
+        click.echo(manifests_yaml(documents), nl=False)
     else:
         echo_table(["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"],
                     [[r.key.kind, r.key.name, r.scope, str(r.generation), r.updated_at,
@@ -75,24 +83,13 @@ def export(store_url: str, scope: str, output: str | None) -> None:
       smtpcfg export > all.yaml
       smtpcfg export -o manifests/
     """
-    with reading(store_url) as store:
-        resources = sorted(store.resources(scope=scope), key=lambda r: dependency_order(r.key))
+    from reconciler.manifests.export import export_to, export_yaml
+
     if output is None:
-        click.echo(_yaml([r.to_manifest() for r in resources]), nl=False)
+        click.echo(export_yaml(store_url, scope), nl=False)
         return
-    output_path = Path(output)
-    if output_path.is_dir() or output.endswith("/"):
-        output_path.mkdir(parents=True, exist_ok=True)
-        by_kind: dict[str, list[StoredResource]] = {}
-        for resource in resources:
-            by_kind.setdefault(resource.key.kind, []).append(resource)
-        for kind, items in by_kind.items():
-            target = output_path / f"{kind.lower()}.yaml"
-            target.write_text(_yaml([r.to_manifest() for r in items]), encoding="utf-8")
-            click.echo(f"Wrote {len(items)} of kind {kind} to {target}")
-        return
-    output_path.write_text(_yaml([r.to_manifest() for r in resources]), encoding="utf-8")
-    click.echo(f"Wrote {len(resources)} resources to {output_path}")
+    for written in export_to(store_url, scope, output):
+        click.echo(written.describe())
 
 
 @click.command()
@@ -108,46 +105,15 @@ def history(store_url: str, scope: str | None, output_format: str) -> None:
       smtpcfg history
       smtpcfg history -o json | jq '.[-1].changes'
     """
-    with reading(store_url) as store:
+    with existing_store(store_url) as store:
         entries = store.history(scope)
     if output_format == "json":
         click.echo(json.dumps([entry.to_json() for entry in entries], indent=2,
                               ensure_ascii=False))
         return
-    rows = []
-    for entry in entries:
-        counts: dict[str, int] = {}
-        for change in entry.changes:
-            counts[change["action"]] = counts.get(change["action"], 0) + 1
-        summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-        rows.append([str(entry.revision), entry.applied_at, entry.scope, entry.actor,
-                     entry.source, entry.plan_digest[:19], summary])
-    echo_table(["REVISION", "APPLIED", "SCOPE", "ACTOR", "SOURCE", "DIGEST", "CHANGES"], rows)
-
-
-def _kind(text: str) -> str:
-    kind = by_alias(text)
-    if kind is None:
-        names = ", ".join(known.name for known in KINDS)
-        raise click.BadParameter(f"unknown kind {text!r}; use {names}", param_hint="KIND")
-    return kind.name
-
-
-def _yaml(documents: list[dict[str, Any]]) -> str:
-    """Manifests as YAML; multi-line text (template bodies) as literal blocks, which read
-    and diff in git the way they were written."""
-    import yaml
-
-    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-        pass
-
-    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    return yaml.dump_all(documents, Dumper=Dumper, sort_keys=False, allow_unicode=True,
-                         explicit_start=True)
+    echo_table(["REVISION", "APPLIED", "SCOPE", "ACTOR", "SOURCE", "DIGEST", "CHANGES"],
+               [[str(entry.revision), entry.applied_at, entry.scope, entry.actor, entry.source,
+                 entry.plan_digest[:19], entry.change_summary()] for entry in entries])
 
 
 COMMANDS = (get, export, history)

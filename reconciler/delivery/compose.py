@@ -18,7 +18,7 @@ from reconciler.delivery.message import (
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store
-from reconciler.store.outbox import Job
+from reconciler.store.jobs import Job
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from reconciler.store.outbox import Job, Outcome
+from reconciler.store.jobs import Job, Outcome
 from reconciler.timeutil import utc_now
 
 #: Carriage return, then erase to the end of the line: redraws a terminal's status line.

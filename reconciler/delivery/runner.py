@@ -16,15 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from reconciler.delivery.compose import Composed, compose
+from reconciler.delivery.enqueue import enqueue
 from reconciler.delivery.events import EventLog
 from reconciler.delivery.failures import DeliveryFailure, SizeLimitExceeded
 from reconciler.delivery.message import literal
-from reconciler.delivery.outbox import enqueue
+from reconciler.delivery.options import RunnerOptions
 from reconciler.delivery.sender import Sender
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store, StoreError
-from reconciler.store.outbox import Job, Outcome, RecipientReply
+from reconciler.store.jobs import Job, Outcome, RecipientReply
 from reconciler.timeutil import utc_in, utc_now
 from reconciler.vault.errors import VaultLookupError
 
@@ -43,20 +44,6 @@ _TEMPORARY_VAULT_REASONS = (
 
 #: How often `deliver --prune-after` prunes, in seconds.
 PRUNE_INTERVAL = 3600.0
-
-
-@dataclass
-class RunnerOptions:
-    runner_id: str
-    once: bool = False
-    poll_interval: float = 2.0
-    batch_size: int = 20
-    lease_seconds: float = 300.0
-    max_attempts: int = 8
-    retry_base_delay: float = 30.0
-    retry_max_delay: float = 3600.0
-    #: Prune the attachments of jobs finished longer ago than this (seconds), hourly.
-    prune_after: float | None = None
 
 
 @dataclass

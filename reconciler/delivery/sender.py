@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 
 from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.options import SMTP_TIMEOUT
 from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import StoredResource, VaultReference
 from reconciler.vault.resolver import VaultResolver
@@ -26,7 +27,7 @@ class Sender:
         resolver: Callable[[], VaultResolver],
         *,
         ca_file: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = SMTP_TIMEOUT,
     ) -> None:
         tls_context(ca_file)  # a bad CA file fails now, not every job later
         self._resolver = resolver

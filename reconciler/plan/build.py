@@ -11,6 +11,7 @@ from reconciler.gc_pause import paused_gc
 from reconciler.manifests.load import Manifests
 from reconciler.plan.diff import dangling_references, diff
 from reconciler.plan.model import Plan
+from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY
 from reconciler.plan.safety import threshold_breach
 from reconciler.plan.secrets import check_secrets
 from reconciler.store.base import Store
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 def make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool, source: str,
               threshold: float, resolver: Callable[[], VaultResolver],
-              vault_concurrency: int = 8) -> Plan:
+              vault_concurrency: int = DEFAULT_VAULT_CONCURRENCY) -> Plan:
     """Diff the manifests against the store and check every Vault reference.
 
     Raises when the result would leave a reference dangling, or a secret unreadable.

@@ -6,7 +6,10 @@ rewrites a large share of the store. `plan` warns; `apply` refuses without `--fo
 
 from __future__ import annotations
 
-from reconciler.plan.model import Plan
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `--safety-threshold` reads the default without loading plans
+    from reconciler.plan.model import Plan
 
 DEFAULT_THRESHOLD_PERCENT = 30.0
 #: Below this many stored resources every change is a large share; no threshold applies.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
-from reconciler.store.outbox import Outbox
+from reconciler.store.jobs import Outbox
 
 if TYPE_CHECKING:
     from reconciler.store.faults import Reconnect
@@ -80,6 +80,13 @@ class AuditEntry:
             "changes": self.changes,
             "secrets": self.secrets,
         }
+
+    def change_summary(self) -> str:
+        """How many changes of each action, e.g. `1 delete, 2 update`."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change["action"]] = counts.get(change["action"], 0) + 1
+        return ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
 
 
 @dataclass(frozen=True)

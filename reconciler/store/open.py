@@ -8,6 +8,7 @@ visible in every command's output.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,10 +40,28 @@ def open_store(url: str, *, create: bool) -> Store:
     )
 
 
+def init_store(url: str) -> str:
+    """Create the store at `url`, or bring an older one up to date; say which was done."""
+    with closing(open_store(url, create=True)) as store:
+        state = store.state()
+    where = f"store {store.url} (id {state.store_id}, revision {state.revision})"
+    if store.migrated and state.revision == 0 and 1 in store.migrated:
+        return f"Created {where}."
+    if store.migrated:
+        applied = ", ".join(str(version) for version in store.migrated)
+        return f"Migrated {where}: applied schema migrations {applied}."
+    return f"The {where} is up to date; nothing to do."
+
+
 def open_existing_store(url: str) -> Store:
     """Open a store that must already exist: every command but `init` refuses to make one,
     so a typo in `--store` is an error rather than a new, empty store."""
     return open_store(url, create=False)
+
+
+def existing_store(url: str) -> closing[Store]:
+    """`open_existing_store`, for a `with` block that closes it."""
+    return closing(open_existing_store(url))
 
 
 def sqlite_url(path: Path) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reconciler.store.faults import GuardedMethods
-from reconciler.store.outbox import (
+from reconciler.store.jobs import (
     PENDING,
     Attempt,
     Job,

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import AuditEntry, Write
-from reconciler.store.outbox import Job, StoredAttachment
+from reconciler.store.jobs import Job, StoredAttachment
 
 #: Column order of every resource SELECT and INSERT.
 RESOURCE_COLUMNS = (

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from reconciler.store.faults import GuardedMethods
-from reconciler.store.outbox import (
+from reconciler.store.jobs import (
     PENDING,
     Attempt,
     Job,

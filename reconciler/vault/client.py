@@ -13,18 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from reconciler.errors import SmtpcfgError
+from reconciler.vault.auth_methods import AUTH_METHODS, AuthMethod
 from reconciler.vault.secret import SecretValue
 
 if TYPE_CHECKING:
     import hvac
 
-AuthMethod = Literal["token", "approle", "jwt"]
-AUTH_METHODS: tuple[str, ...] = get_args(AuthMethod)
 DEFAULT_ADDR = "https://127.0.0.1:8200"
 DEFAULT_TIMEOUT = 60.0  # Vault's CLI default
 

@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from reconciler.delivery import enqueue
+from reconciler.delivery.enqueue import enqueue
 from reconciler.delivery.events import EventLog
-from reconciler.delivery.runner import Runner, RunnerOptions
+from reconciler.delivery.options import RunnerOptions
+from reconciler.delivery.runner import Runner
 from reconciler.delivery.sender import Sender
+from reconciler.store.jobs import Job
 from reconciler.store.open import open_store
-from reconciler.store.outbox import Job
 from tests.delivery.conftest import NO_LOGIN, Delivery, wait_for
 from tests.delivery.fault_servers import Picky
 from tests.support.smtp import SmtpSink

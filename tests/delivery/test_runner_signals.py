@@ -6,7 +6,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 
-from reconciler.delivery import enqueue
+from reconciler.delivery.enqueue import enqueue
 from reconciler.store.open import open_store
 from tests.delivery.conftest import Delivery, wait_for
 from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SmtpSink

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.delivery import enqueue
+from reconciler.delivery.enqueue import enqueue
 from reconciler.store.open import open_store
 from tests.delivery.conftest import Delivery, wait_for
 from tests.support.openbao import READ_ALL

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.delivery import enqueue
+from reconciler.delivery.enqueue import enqueue
 from reconciler.store.open import open_store
 from tests.support.cli import Cli, clean_environment
 from tests.support.manifests import settings, write_manifests

@@ -1,4 +1,5 @@
-"""The options of commands that read Vault, and the resolver they make (lazily)."""
+"""A Vault resolver made on first use, so that commands import hvac only when a manifest
+or a job needs a secret."""
 
 from __future__ import annotations
 
@@ -7,30 +8,17 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-import click
-
-from reconciler.cli.options import F
-
 if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
     from reconciler.vault.tokens import Notify
 
 
-def vault_auth_option(function: F) -> F:
-    return click.option(
-        "--vault-auth",
-        type=click.Choice(["token", "approle", "jwt"]),
-        envvar="SMTPCFG_VAULT_AUTH",
-        default=None,
-        help="How to log in to Vault [env: SMTPCFG_VAULT_AUTH; default: token].",
-    )(function)
-
-
-def resolver_factory(
+def lazy_resolver(
     vault_auth: str | None, notify: Notify | None = None
 ) -> Callable[[], VaultResolver]:
-    """A function that makes the resolver on first call: no hvac import until needed.
+    """A function that makes the resolver on first call, from the process's environment.
 
+    `vault_auth` is `--vault-auth` (None: SMTPCFG_VAULT_AUTH's or the default login).
     `notify(message, **fields)` hears of Vault logins and renewals (the runner's log).
     """
 

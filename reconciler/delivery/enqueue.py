@@ -1,4 +1,4 @@
-"""Putting emails into the outbox: `reconciler.delivery.enqueue` and `smtpcfg outbox add`.
+"""Putting emails into the outbox: `enqueue` and `smtpcfg outbox add`.
 
 Attachments are copied into the store now, so a job never depends on files that may be
 gone by the time a runner sends it.
@@ -18,7 +18,7 @@ from reconciler.errors import SmtpcfgError
 from reconciler.header_text import header_text_problem
 from reconciler.model import ResourceKey
 from reconciler.store.base import Store
-from reconciler.store.outbox import PURPOSES, NewJob, StoredAttachment
+from reconciler.store.jobs import PURPOSES, NewJob, StoredAttachment
 
 
 def enqueue(
