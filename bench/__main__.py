@@ -34,14 +34,26 @@ CASES: dict[str, ModuleType] = {
 
 
 def main(argv: Sequence[str] | None = None) -> list[Result]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", choices=[[], *CASES], metavar="CASE",
-                        help=f"cases to run: {', '.join(CASES)} (default: all)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny N and one run each: check the scripts, measure nothing")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="runs per measurement; the median is reported")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "cases",
+        nargs="*",
+        choices=[[], *CASES],
+        metavar="CASE",
+        help=f"cases to run: {', '.join(CASES)} (default: all)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny N and one run each: check the scripts, measure nothing",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="runs per measurement; the median is reported"
+    )
     for module in CASES.values():
         module.add_arguments(parser)
     args = parser.parse_args(argv)

@@ -50,19 +50,33 @@ _BARE_TABLE = (
     " spec TEXT NOT NULL, status TEXT NOT NULL, scope TEXT NOT NULL,"
     " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (kind, name))"
 )
-_INSERT = ("INSERT INTO resources (kind, name, uid, generation, labels, annotations, spec,"
-           " status, scope, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE = ("UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
-           " spec = ?, status = ?, scope = ?, updated_at = ? WHERE kind = ? AND name = ?")
+_INSERT = (
+    "INSERT INTO resources (kind, name, uid, generation, labels, annotations, spec,"
+    " status, scope, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE = (
+    "UPDATE resources SET generation = generation + 1, labels = ?, annotations = ?,"
+    " spec = ?, status = ?, scope = ?, updated_at = ? WHERE kind = ? AND name = ?"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--apply-n", type=int, default=None, metavar="N",
-                        help=f"resources created (default {N}); N/10 are updated")
-    parser.add_argument("--store", dest="stores", action="append", metavar="URL",
-                        help="'sqlite' (a new file per run) or a postgresql:// server URL; "
-                        "repeatable (default: sqlite and $SMTPCFG_BENCH_POSTGRES or "
-                        f"{DEFAULT_POSTGRES})")
+    parser.add_argument(
+        "--apply-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"resources created (default {N}); N/10 are updated",
+    )
+    parser.add_argument(
+        "--store",
+        dest="stores",
+        action="append",
+        metavar="URL",
+        help="'sqlite' (a new file per run) or a postgresql:// server URL; "
+        "repeatable (default: sqlite and $SMTPCFG_BENCH_POSTGRES or "
+        f"{DEFAULT_POSTGRES})",
+    )
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -84,6 +98,7 @@ def run(args: argparse.Namespace) -> list[Result]:
 
 # --- what is applied ---------------------------------------------------------------------
 
+
 def resources(n: int, changed: bool = False) -> dict[Any, Any]:
     """N/2 Users and N/2 SmtpSettings, normalized; with `changed`, a tenth of each differ."""
     from reconciler.model import Resource, ResourceKey
@@ -92,20 +107,27 @@ def resources(n: int, changed: bool = False) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
     for i in range(half):
         touched = changed and i % 10 == 0
-        user = Resource(ResourceKey("User", f"user-{i:05d}"), {
-            "email": f"user-{i}@example.com",
-            "displayName": f"User {i}{' (renamed)' if touched else ''}",
-        })
-        settings = Resource(ResourceKey("SmtpSettings", f"smtp-{i:05d}"), {
-            "host": f"smtp-{i % 50}.example.com",
-            "port": 2525 if touched else 587,
-            "startTlsOnly": True,
-            "from": {"name": f"Billing {i}", "address": f"billing-{i}@example.com"},
-            "username": f"mailer-{i}",
-            "password": {"vault": {"path": f"secret/bench/smtp-{i % 100}", "key": "password"}},
-            "maxAttachmentSize": 10 * 1024 * 1024,
-            "notifyUser": f"user-{i:05d}",
-        }, labels={"team": f"team-{i // 100}"})
+        user = Resource(
+            ResourceKey("User", f"user-{i:05d}"),
+            {
+                "email": f"user-{i}@example.com",
+                "displayName": f"User {i}{' (renamed)' if touched else ''}",
+            },
+        )
+        settings = Resource(
+            ResourceKey("SmtpSettings", f"smtp-{i:05d}"),
+            {
+                "host": f"smtp-{i % 50}.example.com",
+                "port": 2525 if touched else 587,
+                "startTlsOnly": True,
+                "from": {"name": f"Billing {i}", "address": f"billing-{i}@example.com"},
+                "username": f"mailer-{i}",
+                "password": {"vault": {"path": f"secret/bench/smtp-{i % 100}", "key": "password"}},
+                "maxAttachmentSize": 10 * 1024 * 1024,
+                "notifyUser": f"user-{i:05d}",
+            },
+            labels={"team": f"team-{i // 100}"},
+        )
         found[user.key] = user
         found[settings.key] = settings
     return found
@@ -118,8 +140,15 @@ def make_plan(store: Any, declared: dict[Any, Any]) -> Any:
     from reconciler.manifests.load import Manifests
     from reconciler.plan.build import make_plan as build
 
-    return build(Manifests(resources=declared), store, scope=SCOPE, take_over=False,
-                 source="bench", threshold=100.0, resolver=_StandInVault)
+    return build(
+        Manifests(resources=declared),
+        store,
+        scope=SCOPE,
+        take_over=False,
+        source="bench",
+        threshold=100.0,
+        resolver=_StandInVault,
+    )
 
 
 class _StandInVault:
@@ -142,16 +171,34 @@ def rows(declared: dict[Any, Any], now: str) -> list[tuple[Any, ...]]:
     """The rows the store writes for `declared`, JSON encoded as it encodes them (with the
     password's KV version in `status`, as an apply records it)."""
     return [
-        (key.kind, key.name, str(uuid.uuid4()), _dump(r.labels), _dump(r.annotations),
-         _dump(r.spec), _dump(_status(r)), SCOPE, now, now)
+        (
+            key.kind,
+            key.name,
+            str(uuid.uuid4()),
+            _dump(r.labels),
+            _dump(r.annotations),
+            _dump(r.spec),
+            _dump(_status(r)),
+            SCOPE,
+            now,
+            now,
+        )
         for key, r in declared.items()
     ]
 
 
 def update_rows(declared: dict[Any, Any], keys: list[Any], now: str) -> list[tuple[Any, ...]]:
     return [
-        (_dump(declared[k].labels), _dump(declared[k].annotations), _dump(declared[k].spec),
-         _dump(_status(declared[k])), SCOPE, now, k.kind, k.name)
+        (
+            _dump(declared[k].labels),
+            _dump(declared[k].annotations),
+            _dump(declared[k].spec),
+            _dump(_status(declared[k])),
+            SCOPE,
+            now,
+            k.kind,
+            k.name,
+        )
         for k in keys
     ]
 
@@ -166,13 +213,17 @@ def _dump(value: Any) -> str:
 
 # --- the measurement -----------------------------------------------------------------------
 
+
 def _measure(backend: _Backend, n: int, runs: int) -> list[Result]:
     from reconciler.timeutil import utc_now
 
     first = resources(n)
     second = resources(n, changed=True)
-    updated = [key for key in second if second[key].spec != first[key].spec
-               or second[key].labels != first[key].labels]
+    updated = [
+        key
+        for key in second
+        if second[key].spec != first[key].spec or second[key].labels != first[key].labels
+    ]
     now = utc_now()
     create_rows = rows(first, now)
     change_rows = update_rows(second, updated, now)
@@ -180,8 +231,9 @@ def _measure(backend: _Backend, n: int, runs: int) -> list[Result]:
     for action, count in (("create", len(first)), ("update", len(updated))):
         state: dict[str, Any] = {}
 
-        def setup(name: str, action: str = action, count: int = count,
-                  state: dict[str, Any] = state) -> None:
+        def setup(
+            name: str, action: str = action, count: int = count, state: dict[str, Any] = state
+        ) -> None:
             if name == "smtpcfg":
                 store = backend.fresh_store()
                 if action == "update":
@@ -189,8 +241,9 @@ def _measure(backend: _Backend, n: int, runs: int) -> list[Result]:
                 state["store"] = store
                 state["plan"] = make_plan(store, first if action == "create" else second)
                 if len(state["plan"].changes) != count:
-                    raise RuntimeError(f"expected {count} changes, the plan has "
-                                       f"{len(state['plan'].changes)}")
+                    raise RuntimeError(
+                        f"expected {count} changes, the plan has {len(state['plan'].changes)}"
+                    )
             else:
                 state["bare"] = backend.fresh_bare(create_rows if action == "update" else [])
 
@@ -208,29 +261,45 @@ def _measure(backend: _Backend, n: int, runs: int) -> list[Result]:
                 state["bare"].write(_UPDATE, update_rows(second, updated, utc_now()))
 
         def work_encoded(action: str = action, state: dict[str, Any] = state) -> None:
-            state["bare"].write(_INSERT if action == "create" else _UPDATE,
-                                create_rows if action == "create" else change_rows)
+            state["bare"].write(
+                _INSERT if action == "create" else _UPDATE,
+                create_rows if action == "create" else change_rows,
+            )
 
         medians = interleaved_medians(
             {"smtpcfg": work_smtpcfg, "baseline": work_baseline, "encoded": work_encoded},
-            runs, setup)
+            runs,
+            setup,
+        )
         ratio = medians["smtpcfg"] / medians["baseline"]
-        results.append(emit(Result(
-            case=f"apply-{action}-{backend.name}", n=count, seconds=medians["smtpcfg"],
-            baseline_seconds=medians["baseline"], ratio=ratio,
-            target=f"<= {TARGET:g} x baseline at N=10,000",
-            met=ratio <= TARGET if len(first) >= N else None, runs=runs,
-            extra={"store_resources": len(first) if action == "update" else 0,
-                   "baseline": f"rows encoded, then one executemany into a bare "
-                               f"{backend.name} table",
-                   "executemany_only_seconds": round(medians["encoded"], 4),
-                   "ratio_to_executemany_only": round(medians["smtpcfg"] / medians["encoded"],
-                                                      2)},
-        )))
+        results.append(
+            emit(
+                Result(
+                    case=f"apply-{action}-{backend.name}",
+                    n=count,
+                    seconds=medians["smtpcfg"],
+                    baseline_seconds=medians["baseline"],
+                    ratio=ratio,
+                    target=f"<= {TARGET:g} x baseline at N=10,000",
+                    met=ratio <= TARGET if len(first) >= N else None,
+                    runs=runs,
+                    extra={
+                        "store_resources": len(first) if action == "update" else 0,
+                        "baseline": f"rows encoded, then one executemany into a bare "
+                        f"{backend.name} table",
+                        "executemany_only_seconds": round(medians["encoded"], 4),
+                        "ratio_to_executemany_only": round(
+                            medians["smtpcfg"] / medians["encoded"], 2
+                        ),
+                    },
+                )
+            )
+        )
     return results
 
 
 # --- stores ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Bare:

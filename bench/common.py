@@ -72,12 +72,21 @@ def note(message: str) -> None:
 def print_table(results: Sequence[Result]) -> None:
     headers = ("case", "N", "seconds", "baseline s", "ratio", "target", "met")
     rows = [
-        (r.case, str(r.n), f"{r.seconds:.3f}", f"{r.baseline_seconds:.3f}", f"{r.ratio:.2f}",
-         r.target, {True: "yes", False: "NO", None: "-"}[r.met])
+        (
+            r.case,
+            str(r.n),
+            f"{r.seconds:.3f}",
+            f"{r.baseline_seconds:.3f}",
+            f"{r.ratio:.2f}",
+            r.target,
+            {True: "yes", False: "NO", None: "-"}[r.met],
+        )
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+        for i, h in enumerate(headers)
+    ]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
@@ -133,12 +142,24 @@ def smtpcfg_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reconciler"]
 
 
-def run_cli(args: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path,
-            ok: tuple[int, ...] = (0,), timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    ok: tuple[int, ...] = (0,),
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
     """Run `smtpcfg ARGS` as users do; raise with its output if it exits otherwise."""
     completed = subprocess.run(
-        [*smtpcfg_argv(), *map(str, args)], cwd=cwd, env=dict(env), capture_output=True,
-        text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+        [*smtpcfg_argv(), *map(str, args)],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     if completed.returncode not in ok:
         raise RuntimeError(
@@ -148,12 +169,17 @@ def run_cli(args: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path,
     return completed
 
 
-def run_python(code: str, *args: str | Path, env: Mapping[str, str] | None = None,
-               timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """A bare `python -c CODE ARGS` process (a baseline), checked."""
     completed = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], env=None if env is None else dict(env),
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [sys.executable, "-c", code, *map(str, args)],
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
         stdin=subprocess.DEVNULL,
     )
     if completed.returncode != 0:
@@ -179,13 +205,13 @@ def workdir(name: str) -> Iterator[Path]:
 
 def write_yaml(path: Path, documents: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False), encoding="utf-8")
     return path
 
 
-def document(kind: str, name: str, spec: dict[str, Any],
-             labels: dict[str, str] | None = None) -> dict[str, Any]:
+def document(
+    kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if labels:
         metadata["labels"] = labels

@@ -73,8 +73,13 @@ with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as smtp:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--delivery-n", type=int, default=None, metavar="N",
-                        help=f"queued invoice emails (default {N})")
+    parser.add_argument(
+        "--delivery-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"queued invoice emails (default {N})",
+    )
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -101,34 +106,57 @@ def run(args: argparse.Namespace) -> list[Result]:
 
             def deliver() -> None:
                 with _sink(port, cert_file, key_file, n, sink_cpu["deliver"]):
-                    run_cli(["deliver", "--once", "--ca-file", ca_file,
-                             "--store", f"sqlite:///{root / 'run.db'}"], env=env, cwd=root)
+                    run_cli(
+                        [
+                            "deliver",
+                            "--once",
+                            "--ca-file",
+                            ca_file,
+                            "--store",
+                            f"sqlite:///{root / 'run.db'}",
+                        ],
+                        env=env,
+                        cwd=root,
+                    )
 
             def baseline() -> None:
                 with _sink(port, cert_file, key_file, n, sink_cpu["baseline"]):
-                    run_python(BASELINE, str(port), ca_file, pdf, str(n), SERVER_USERNAME,
-                               SERVER_PASSWORD)
+                    run_python(
+                        BASELINE, str(port), ca_file, pdf, str(n), SERVER_USERNAME, SERVER_PASSWORD
+                    )
 
-            medians = interleaved_medians({"deliver": deliver, "baseline": baseline}, runs,
-                                          setup)
+            medians = interleaved_medians({"deliver": deliver, "baseline": baseline}, runs, setup)
         finally:
             vault.stop()
     rate, baseline_rate = n / medians["deliver"], n / medians["baseline"]
-    return [emit(Result(
-        case="delivery", n=n, seconds=medians["deliver"], baseline_seconds=medians["baseline"],
-        ratio=medians["deliver"] / medians["baseline"],
-        target=f"rate >= {TARGET_RATE:g} x baseline rate",
-        met=(rate >= TARGET_RATE * baseline_rate) if n >= N else None, runs=runs,
-        extra={"messages_per_second": round(rate, 1),
-               "baseline_messages_per_second": round(baseline_rate, 1),
-               "rate_ratio": round(rate / baseline_rate, 3), "attachment_bytes": PDF_BYTES,
-               # The sink's own CPU time per message: when it nears the time per message,
-               # the sink, not the client, sets the pace.
-               "sink_cpu_ms_per_message": {
-                   name: round(1000 * statistics.median(values) / n, 2)
-                   for name, values in sink_cpu.items() if values},
-               "baseline": "python -c: smtplib loop, one connection, EmailMessage per mail"},
-    ))]
+    return [
+        emit(
+            Result(
+                case="delivery",
+                n=n,
+                seconds=medians["deliver"],
+                baseline_seconds=medians["baseline"],
+                ratio=medians["deliver"] / medians["baseline"],
+                target=f"rate >= {TARGET_RATE:g} x baseline rate",
+                met=(rate >= TARGET_RATE * baseline_rate) if n >= N else None,
+                runs=runs,
+                extra={
+                    "messages_per_second": round(rate, 1),
+                    "baseline_messages_per_second": round(baseline_rate, 1),
+                    "rate_ratio": round(rate / baseline_rate, 3),
+                    "attachment_bytes": PDF_BYTES,
+                    # The sink's own CPU time per message: when it nears the time per message,
+                    # the sink, not the client, sets the pace.
+                    "sink_cpu_ms_per_message": {
+                        name: round(1000 * statistics.median(values) / n, 2)
+                        for name, values in sink_cpu.items()
+                        if values
+                    },
+                    "baseline": "python -c: smtplib loop, one connection, EmailMessage per mail",
+                },
+            )
+        )
+    ]
 
 
 def certificates(root: Path) -> tuple[Path, Path, Path]:
@@ -152,30 +180,56 @@ def _pdf(size: int) -> bytes:
     return header + body
 
 
-def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int,
-                   username: str, *, more: Sequence[Path] = (), name: str = "queue.db") -> Path:
+def _prepare_queue(
+    root: Path,
+    env: dict[str, str],
+    port: int,
+    pdf: Path,
+    n: int,
+    username: str,
+    *,
+    more: Sequence[Path] = (),
+    name: str = "queue.db",
+) -> Path:
     """A store with the settings, a template and N queued invoices, each attaching `pdf`
     and the files in `more`; copied for each run."""
     store_path = root / name
-    manifests = write_yaml(root / "manifests" / "smtp.yaml", [
-        document("User", "billing-ops", {"email": "billing-ops@acme.example"}),
-        document("User", "jane", {"email": "jane@customer.example"}),
-        document("SmtpSettings", "primary", {
-            "host": "127.0.0.1", "port": port, "startTlsOnly": True,
-            "from": {"name": "Acme Billing", "address": "billing@acme.example"},
-            "username": username,
-            "password": {"vault": {"path": "secret/bench/smtp", "key": "password"}},
-            "notifyUser": "billing-ops",
-        }),
-        document("EmailTemplate", "invoice", {
-            "smtpSettings": "primary",
-            "from": {"name": "Acme Invoices", "address": "invoices@acme.example"},
-            "subject": SUBJECT, "body": BODY,
-        }),
-    ])
+    manifests = write_yaml(
+        root / "manifests" / "smtp.yaml",
+        [
+            document("User", "billing-ops", {"email": "billing-ops@acme.example"}),
+            document("User", "jane", {"email": "jane@customer.example"}),
+            document(
+                "SmtpSettings",
+                "primary",
+                {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "startTlsOnly": True,
+                    "from": {"name": "Acme Billing", "address": "billing@acme.example"},
+                    "username": username,
+                    "password": {"vault": {"path": "secret/bench/smtp", "key": "password"}},
+                    "notifyUser": "billing-ops",
+                },
+            ),
+            document(
+                "EmailTemplate",
+                "invoice",
+                {
+                    "smtpSettings": "primary",
+                    "from": {"name": "Acme Invoices", "address": "invoices@acme.example"},
+                    "subject": SUBJECT,
+                    "body": BODY,
+                },
+            ),
+        ],
+    )
     run_cli(["init", "--store", f"sqlite:///{store_path}"], env=env, cwd=root)
-    run_cli(["apply", "-f", manifests, "--auto-approve", "--store", f"sqlite:///{store_path}"],
-            env=env, cwd=root)
+    run_cli(
+        ["apply", "-f", manifests, "--auto-approve", "--store", f"sqlite:///{store_path}"],
+        env=env,
+        cwd=root,
+    )
     from reconciler.delivery.enqueue import enqueue
     from reconciler.store.jobs import StoredAttachment
     from reconciler.store.open import open_store
@@ -185,23 +239,31 @@ def _prepare_queue(root: Path, env: dict[str, str], port: int, pdf: Path, n: int
     store = open_store(f"sqlite:///{store_path}", create=True)
     try:
         for i in range(n):
-            enqueue(store, purpose="invoice", template="invoice", to=["jane@customer.example"],
-                    account="A-1001", invoice=f"INV-{i:05d}", variables={"name": "Jane"},
-                    attachments=[StoredAttachment(f"INV-{i:05d}.pdf", "application/pdf", data),
-                                 *extra])
+            enqueue(
+                store,
+                purpose="invoice",
+                template="invoice",
+                to=["jane@customer.example"],
+                account="A-1001",
+                invoice=f"INV-{i:05d}",
+                variables={"name": "Jane"},
+                attachments=[StoredAttachment(f"INV-{i:05d}.pdf", "application/pdf", data), *extra],
+            )
     finally:
         store.close()
     return store_path
 
 
 @contextmanager
-def _sink(port: int, cert: Path, key: Path, expected: int,
-          cpu: list[float]) -> Iterator[None]:
+def _sink(port: int, cert: Path, key: Path, expected: int, cpu: list[float]) -> Iterator[None]:
     """A fresh sink process on `port` for one run; checks it accepted `expected` messages
     and appends the CPU seconds it used to `cpu`."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.sink", str(port), str(cert), str(key)],
-        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert process.stdin is not None and process.stdout is not None

@@ -22,8 +22,14 @@ def main(argv: list[str]) -> None:
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    sink = SmtpSink(host="127.0.0.1", port=port, tls=context, username=SERVER_USERNAME,
-                    password=SERVER_PASSWORD, auth_required=True)
+    sink = SmtpSink(
+        host="127.0.0.1",
+        port=port,
+        tls=context,
+        username=SERVER_USERNAME,
+        password=SERVER_PASSWORD,
+        auth_required=True,
+    )
     sink.start()
     try:
         print("ready", flush=True)

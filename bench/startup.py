@@ -20,8 +20,15 @@ TARGET_EXTRA_SECONDS = 0.25
 EXAMPLE = REPO / "examples" / "smtp.yaml"
 #: Top-level modules `validate` of a valid manifest must not import.
 HEAVY = (
-    "jsonschema", "referencing", "hvac", "requests", "urllib3", "sqlite3", "_sqlite3",
-    "psycopg", "psycopg_binary",
+    "jsonschema",
+    "referencing",
+    "hvac",
+    "requests",
+    "urllib3",
+    "sqlite3",
+    "_sqlite3",
+    "psycopg",
+    "psycopg_binary",
 )
 
 
@@ -39,34 +46,53 @@ def run(args: argparse.Namespace) -> list[Result]:
     }
 
     def runner(argv: list[str]) -> object:
-        return lambda: subprocess.run(argv, env=env, check=True, capture_output=True,
-                                      stdin=subprocess.DEVNULL)
+        return lambda: subprocess.run(
+            argv, env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL
+        )
 
-    medians = interleaved_medians({name: runner(argv) for name, argv in commands.items()},
-                                  runs)
+    medians = interleaved_medians({name: runner(argv) for name, argv in commands.items()}, runs)
     heavy = heavy_imports(commands["validate"], env)
     bare = medians["python"]
     results = []
     for name in ("version", "validate"):
         extra = medians[name] - bare
         is_validate = name == "validate"
-        results.append(emit(Result(
-            case=f"startup-{name}", n=1, seconds=medians[name], baseline_seconds=bare,
-            ratio=medians[name] / bare,
-            target=(f"<= bare + {TARGET_EXTRA_SECONDS:g} s, no hvac/db driver"
-                    if is_validate else "(none)"),
-            met=(extra <= TARGET_EXTRA_SECONDS and not heavy) if is_validate else None,
-            runs=runs,
-            extra={"extra_seconds": round(extra, 4), "baseline": "python -c pass",
-                   **({"heavy_imports": heavy} if is_validate else {})},
-        )))
+        results.append(
+            emit(
+                Result(
+                    case=f"startup-{name}",
+                    n=1,
+                    seconds=medians[name],
+                    baseline_seconds=bare,
+                    ratio=medians[name] / bare,
+                    target=(
+                        f"<= bare + {TARGET_EXTRA_SECONDS:g} s, no hvac/db driver"
+                        if is_validate
+                        else "(none)"
+                    ),
+                    met=(extra <= TARGET_EXTRA_SECONDS and not heavy) if is_validate else None,
+                    runs=runs,
+                    extra={
+                        "extra_seconds": round(extra, 4),
+                        "baseline": "python -c pass",
+                        **({"heavy_imports": heavy} if is_validate else {}),
+                    },
+                )
+            )
+        )
     return results
 
 
 def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:
     """Which of HEAVY the command imports (top-level package names)."""
-    completed = subprocess.run(argv, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, check=True,
-                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    completed = subprocess.run(
+        argv,
+        env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+        check=True,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     found = set()
     for line in completed.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:

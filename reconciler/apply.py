@@ -79,7 +79,11 @@ def apply_saved_plan(
 
 
 def _apply_to(
-    store_url: str, plan: Plan, actor: str | None, source: str | None, threshold: float,
+    store_url: str,
+    plan: Plan,
+    actor: str | None,
+    source: str | None,
+    threshold: float,
     force: bool,
 ) -> Applied:
     if not plan.has_changes and not plan.observations():

@@ -24,8 +24,13 @@ def main() -> None:
     ca.cert_pem.write_to_path(str(workdir / "ca.pem"))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
-    sink = SmtpSink(tls=context, username=username, password=password, auth_required=True,
-                    ca_file=str(workdir / "ca.pem")).start()
+    sink = SmtpSink(
+        tls=context,
+        username=username,
+        password=password,
+        auth_required=True,
+        ca_file=str(workdir / "ca.pem"),
+    ).start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     (workdir / "sink.port").write_text(str(sink.port))

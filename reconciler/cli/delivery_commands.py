@@ -37,17 +37,38 @@ def outbox() -> None:
 @click.option("--cc", "cc", multiple=True, metavar="ADDR")
 @click.option("--subject", help="Subject (overrides the template's).")
 @click.option("--body", help="Body text (overrides the template's).")
-@click.option("--var", "variables", multiple=True, type=KeyValue(), metavar="KEY=VALUE",
-              help="A ${KEY} placeholder's value. Repeatable.")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    type=KeyValue(),
+    metavar="KEY=VALUE",
+    help="A ${KEY} placeholder's value. Repeatable.",
+)
 @click.option("--account", metavar="ID", help="Billing account (required for invoices).")
 @click.option("--invoice", metavar="ID", help="Invoice id (required for invoices).")
-@click.option("--attach", "attachments", multiple=True,
-              type=click.Path(path_type=Path), metavar="FILE",
-              help="A regular file to attach, copied into the store now. Repeatable.")
-def outbox_add(store_url: str, purpose: str, template: str | None, settings: str | None,
-               to: tuple[str, ...], cc: tuple[str, ...], subject: str | None,
-               body: str | None, variables: tuple[tuple[str, str], ...], account: str | None,
-               invoice: str | None, attachments: tuple[Path, ...]) -> None:
+@click.option(
+    "--attach",
+    "attachments",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A regular file to attach, copied into the store now. Repeatable.",
+)
+def outbox_add(
+    store_url: str,
+    purpose: str,
+    template: str | None,
+    settings: str | None,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    subject: str | None,
+    body: str | None,
+    variables: tuple[tuple[str, str], ...],
+    account: str | None,
+    invoice: str | None,
+    attachments: tuple[Path, ...],
+) -> None:
     """Queue one email and print its job id.
 
     \b
@@ -58,10 +79,20 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
     from reconciler.delivery.enqueue import enqueue
 
     with existing_store(store_url) as store:
-        job_id = enqueue(store, purpose=purpose, to=to, cc=cc, template=template,
-                         settings=settings, subject=subject, body=body,
-                         variables=dict(variables), account=account, invoice=invoice,
-                         attachments=attachments)
+        job_id = enqueue(
+            store,
+            purpose=purpose,
+            to=to,
+            cc=cc,
+            template=template,
+            settings=settings,
+            subject=subject,
+            body=body,
+            variables=dict(variables),
+            account=account,
+            invoice=invoice,
+            attachments=attachments,
+        )
     click.echo(job_id)
 
 
@@ -69,10 +100,17 @@ def outbox_add(store_url: str, purpose: str, template: str | None, settings: str
 @store_option
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--account", metavar="ID")
-@click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
-              default="table", show_default=True)
-def outbox_list(store_url: str, status: str | None, account: str | None,
-                output_format: str) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def outbox_list(
+    store_url: str, status: str | None, account: str | None, output_format: str
+) -> None:
     """List outbox jobs, oldest first.
 
     \b
@@ -85,25 +123,54 @@ def outbox_list(store_url: str, status: str | None, account: str | None,
         click.echo(json.dumps([job.to_json() for job in jobs], indent=2, ensure_ascii=False))
         return
     echo_table(
-        ["ID", "PURPOSE", "STATUS", "ATTEMPTS", "LAST REPLY", "MESSAGE-ID", "UPDATED",
-         "TO", "INVOICE"],
-        [[str(j.id), j.purpose, j.status, str(j.attempts),
-          f"{j.last_code} {j.last_reply or ''}".strip() if j.last_code else "",
-          j.message_id or "", j.updated_at, ",".join(j.to),
-          f"{j.account}/{j.invoice} {j.invoice_state}" if j.invoice else ""]
-         for j in jobs],
+        [
+            "ID",
+            "PURPOSE",
+            "STATUS",
+            "ATTEMPTS",
+            "LAST REPLY",
+            "MESSAGE-ID",
+            "UPDATED",
+            "TO",
+            "INVOICE",
+        ],
+        [
+            [
+                str(j.id),
+                j.purpose,
+                j.status,
+                str(j.attempts),
+                f"{j.last_code} {j.last_reply or ''}".strip() if j.last_code else "",
+                j.message_id or "",
+                j.updated_at,
+                ",".join(j.to),
+                f"{j.account}/{j.invoice} {j.invoice_state}" if j.invoice else "",
+            ]
+            for j in jobs
+        ],
     )
 
 
 @outbox.command("show")
 @click.argument("job_id", type=int)
 @store_option
-@click.option("-o", "--output", "output_format", type=click.Choice(["text", "json"]),
-              default="text", show_default=True)
-@click.option("--save-attachments", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write the job's attachments into DIR (for sending by hand).")
-def outbox_show(job_id: int, store_url: str, output_format: str,
-                save_attachments: Path | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--save-attachments",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the job's attachments into DIR (for sending by hand).",
+)
+def outbox_show(
+    job_id: int, store_url: str, output_format: str, save_attachments: Path | None
+) -> None:
     """Show one job: status, each recipient's last reply, attempts with SMTP replies and
     the Message-ID each sent, times.
 
@@ -128,8 +195,14 @@ def outbox_show(job_id: int, store_url: str, output_format: str,
 
 @outbox.command("prune")
 @store_option
-@click.option("--older-than", "age", type=Duration(), required=True, metavar="DURATION",
-              help="Prune jobs finished longer ago than this: 30d, 12h, 45m, 90s.")
+@click.option(
+    "--older-than",
+    "age",
+    type=Duration(),
+    required=True,
+    metavar="DURATION",
+    help="Prune jobs finished longer ago than this: 30d, 12h, 45m, 90s.",
+)
 @click.option("--dry-run", is_flag=True, help="Only say what would be pruned.")
 def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
     """Delete the attachment bytes of finished jobs (sent, failed, size-exceeded).
@@ -152,43 +225,86 @@ def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
 def _smtp_client_options(function: F) -> F:
     """How the runner and test-email connect: both send through the same code."""
     function = click.option(
-        "--timeout", type=click.FloatRange(0.1), default=SMTP_TIMEOUT, show_default=True,
+        "--timeout",
+        type=click.FloatRange(0.1),
+        default=SMTP_TIMEOUT,
+        show_default=True,
         metavar="SECONDS",
-        help="Bounds connecting with the greeting, each whole reply, and each send.")(function)
+        help="Bounds connecting with the greeting, each whole reply, and each send.",
+    )(function)
     return click.option(
-        "--ca-file", type=click.Path(exists=True, dir_okay=False),
-        help="CA certificates to verify SMTP servers with [default: system store].")(function)
+        "--ca-file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA certificates to verify SMTP servers with [default: system store].",
+    )(function)
 
 
 @click.command()
 @store_option
 @vault_auth_option
 @click.option("--once", is_flag=True, help="Send what is due, then exit.")
-@click.option("--poll-interval", type=click.FloatRange(0.05),
-              default=RunnerOptions.poll_interval, show_default=True,
-              metavar="SECONDS", help="How often to look for due jobs.")
-@click.option("--batch-size", type=click.IntRange(1), default=RunnerOptions.batch_size,
-              show_default=True, help="Jobs claimed at once.")
-@click.option("--lease", "lease_seconds", type=click.FloatRange(1),
-              default=RunnerOptions.lease_seconds, show_default=True, metavar="SECONDS",
-              help="How long a claim lasts before another runner may take the job.")
-@click.option("--max-attempts", type=click.IntRange(1),
-              default=RunnerOptions.max_attempts, show_default=True)
-@click.option("--retry-base-delay", type=click.FloatRange(0),
-              default=RunnerOptions.retry_base_delay, show_default=True,
-              metavar="SECONDS", help="First retry delay; doubles each attempt, with jitter.")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.05),
+    default=RunnerOptions.poll_interval,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often to look for due jobs.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=RunnerOptions.batch_size,
+    show_default=True,
+    help="Jobs claimed at once.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(1),
+    default=RunnerOptions.lease_seconds,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a claim lasts before another runner may take the job.",
+)
+@click.option(
+    "--max-attempts", type=click.IntRange(1), default=RunnerOptions.max_attempts, show_default=True
+)
+@click.option(
+    "--retry-base-delay",
+    type=click.FloatRange(0),
+    default=RunnerOptions.retry_base_delay,
+    show_default=True,
+    metavar="SECONDS",
+    help="First retry delay; doubles each attempt, with jitter.",
+)
 @_smtp_client_options
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("--runner-id", metavar="ID", help="Name in claims and attempts "
-              "[default: host:pid].")
-@click.option("--prune-after", type=Duration(), metavar="DURATION",
-              help="Also prune the attachment bytes of jobs finished longer ago than this "
-              "(as `outbox prune --older-than`), at start and hourly.")
-def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: float,
-            batch_size: int, lease_seconds: float, max_attempts: int,
-            retry_base_delay: float, ca_file: str | None, timeout: float, log_format: str,
-            runner_id: str | None, prune_after: float | None) -> None:
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--runner-id", metavar="ID", help="Name in claims and attempts [default: host:pid].")
+@click.option(
+    "--prune-after",
+    type=Duration(),
+    metavar="DURATION",
+    help="Also prune the attachment bytes of jobs finished longer ago than this "
+    "(as `outbox prune --older-than`), at start and hourly.",
+)
+def deliver(
+    store_url: str,
+    vault_auth: str | None,
+    once: bool,
+    poll_interval: float,
+    batch_size: int,
+    lease_seconds: float,
+    max_attempts: int,
+    retry_base_delay: float,
+    ca_file: str | None,
+    timeout: float,
+    log_format: str,
+    runner_id: str | None,
+    prune_after: float | None,
+) -> None:
     """Run the delivery runner: send queued emails with the settings in the store.
 
     Without --once it polls until SIGTERM or SIGINT, then finishes the message in
@@ -202,11 +318,23 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
     from reconciler.delivery.service import default_runner_id, run_service
 
     options = RunnerOptions(
-        runner_id=runner_id or default_runner_id(), once=once, poll_interval=poll_interval,
-        batch_size=batch_size, lease_seconds=lease_seconds, max_attempts=max_attempts,
-        retry_base_delay=retry_base_delay, prune_after=prune_after)
-    summary = run_service(store_url, options, vault_auth=vault_auth, ca_file=ca_file,
-                          timeout=timeout, log_format=log_format)
+        runner_id=runner_id or default_runner_id(),
+        once=once,
+        poll_interval=poll_interval,
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+        retry_base_delay=retry_base_delay,
+        prune_after=prune_after,
+    )
+    summary = run_service(
+        store_url,
+        options,
+        vault_auth=vault_auth,
+        ca_file=ca_file,
+        timeout=timeout,
+        log_format=log_format,
+    )
     if once and summary.failed:
         sys.exit(1)
 
@@ -218,9 +346,15 @@ def deliver(store_url: str, vault_auth: str | None, once: bool, poll_interval: f
 @click.option("--to", "address", metavar="ADDR", help="Send to this address.")
 @click.option("--user", "user_name", metavar="NAME", help="Send to this User's email.")
 @_smtp_client_options
-def test_email(settings_name: str, store_url: str, vault_auth: str | None,
-               address: str | None, user_name: str | None, ca_file: str | None,
-               timeout: float) -> None:
+def test_email(
+    settings_name: str,
+    store_url: str,
+    vault_auth: str | None,
+    address: str | None,
+    user_name: str | None,
+    ca_file: str | None,
+    timeout: float,
+) -> None:
     """Send one test email with stored settings, and say plainly what failed.
 
     Goes through the runner's own sending code, with the password from Vault.
@@ -236,9 +370,17 @@ def test_email(settings_name: str, store_url: str, vault_auth: str | None,
     if (address is None) == (user_name is None):
         raise click.UsageError("give exactly one of --to ADDR or --user NAME")
     with existing_store(store_url) as store:
-        click.echo(send_test_email(store, lazy_resolver(vault_auth), settings_name,
-                                   address=address, user_name=user_name, ca_file=ca_file,
-                                   timeout=timeout))
+        click.echo(
+            send_test_email(
+                store,
+                lazy_resolver(vault_auth),
+                settings_name,
+                address=address,
+                user_name=user_name,
+                ca_file=ca_file,
+                timeout=timeout,
+            )
+        )
 
 
 COMMANDS = (outbox, deliver, test_email)

@@ -145,8 +145,9 @@ def plan(
     """
     from reconciler.plan.from_manifests import plan_from_manifests, plan_to_file
 
-    request = PlanRequest(paths, store_url, scope, take_over, threshold, source, vault_auth,
-                          vault_concurrency)
+    request = PlanRequest(
+        paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
+    )
     saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
     _print_plan(plan_, output_format)
@@ -214,8 +215,16 @@ def apply(
                 click.echo(f"Note: {note}.", err=True)
             click.echo(f"Applying saved plan {plan_file} (digest {plan_.digest()}).")
 
-        applied = apply_saved_plan(plan_file, store_url, announce, key_file=plan_key_file,
-                                   actor=actor, source=source, threshold=threshold, force=force)
+        applied = apply_saved_plan(
+            plan_file,
+            store_url,
+            announce,
+            key_file=plan_key_file,
+            actor=actor,
+            source=source,
+            threshold=threshold,
+            force=force,
+        )
     else:
 
         def review(plan_: Plan, note: str | None) -> None:
@@ -223,8 +232,9 @@ def apply(
             if plan_.has_changes and not auto_approve:
                 _confirm()
 
-        request = PlanRequest(paths, store_url, scope, take_over, threshold, source, vault_auth,
-                              vault_concurrency)
+        request = PlanRequest(
+            paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
+        )
         applied = apply_manifests(request, review, actor=actor, force=force)
     click.echo(applied.describe())
 

@@ -127,14 +127,18 @@ class Duration(_DurationType):
     name = "duration"
     _UNITS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float):
             return value
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
         if match is None:
-            self.fail(f"{value!r} is not a duration: a number and a unit, s, m, h or d "
-                      "(e.g. 30d, 12h)", param, ctx)
+            self.fail(
+                f"{value!r} is not a duration: a number and a unit, s, m, h or d (e.g. 30d, 12h)",
+                param,
+                ctx,
+            )
         return float(match.group(1)) * self._UNITS[match.group(2)]
 
 
@@ -143,13 +147,18 @@ class KeyValue(_KeyValueType):
 
     name = "key=value"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> tuple[str, str]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
         if isinstance(value, tuple):
             return value
         key, sep, text = str(value).partition("=")
         if not sep or not key:
             # Named as the option is typed, as click words errors of a command's own checks.
-            raise click.BadParameter(f"{value!r} is not KEY=VALUE", ctx, param,
-                                     param_hint=param.opts[0] if param else None)
+            raise click.BadParameter(
+                f"{value!r} is not KEY=VALUE",
+                ctx,
+                param,
+                param_hint=param.opts[0] if param else None,
+            )
         return key, text

@@ -28,10 +28,17 @@ def _kind(ctx: click.Context, param: click.Parameter, text: str | None) -> str |
 @click.argument("name", required=False)
 @store_option
 @filter_scope_option
-@click.option("-o", "--output", "output_format", type=click.Choice(["table", "yaml", "json"]),
-              default="table", show_default=True)
-def get(kind: str | None, name: str | None, store_url: str, scope: str | None,
-        output_format: str) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "output_format",
+    type=click.Choice(["table", "yaml", "json"]),
+    default="table",
+    show_default=True,
+)
+def get(
+    kind: str | None, name: str | None, store_url: str, scope: str | None, output_format: str
+) -> None:
     """Show resources in the store, with the fields the store owns.
 
     KIND is SmtpSettings, User or EmailTemplate (case-insensitive; plurals work).
@@ -61,17 +68,32 @@ def get(kind: str | None, name: str | None, store_url: str, scope: str | None,
 
         click.echo(manifests_yaml(documents), nl=False)
     else:
-        echo_table(["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"],
-                    [[r.key.kind, r.key.name, r.scope, str(r.generation), r.updated_at,
-                      by_name(r.key.kind).summary(r.spec)] for r in resources])
+        echo_table(
+            ["KIND", "NAME", "SCOPE", "GENERATION", "UPDATED", "SUMMARY"],
+            [
+                [
+                    r.key.kind,
+                    r.key.name,
+                    r.scope,
+                    str(r.generation),
+                    r.updated_at,
+                    by_name(r.key.kind).summary(r.spec),
+                ]
+                for r in resources
+            ],
+        )
 
 
 @click.command()
 @store_option
 @owning_scope_option
-@click.option("-o", "--output", "output", metavar="PATH",
-              help="A file, or a folder (existing, or ending in /) for one file per kind. "
-              "Default: stdout.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="PATH",
+    help="A file, or a folder (existing, or ending in /) for one file per kind. Default: stdout.",
+)
 def export(store_url: str, scope: str, output: str | None) -> None:
     """Write the store's resources as manifests that plan as no changes.
 
@@ -95,8 +117,14 @@ def export(store_url: str, scope: str, output: str | None) -> None:
 @click.command()
 @store_option
 @filter_scope_option
-@click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
-              default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 def history(store_url: str, scope: str | None, output_format: str) -> None:
     """Show the audit log: every apply, who made it, from which source, what changed.
 
@@ -108,12 +136,23 @@ def history(store_url: str, scope: str | None, output_format: str) -> None:
     with existing_store(store_url) as store:
         entries = store.history(scope)
     if output_format == "json":
-        click.echo(json.dumps([entry.to_json() for entry in entries], indent=2,
-                              ensure_ascii=False))
+        click.echo(json.dumps([entry.to_json() for entry in entries], indent=2, ensure_ascii=False))
         return
-    echo_table(["REVISION", "APPLIED", "SCOPE", "ACTOR", "SOURCE", "DIGEST", "CHANGES"],
-               [[str(entry.revision), entry.applied_at, entry.scope, entry.actor, entry.source,
-                 entry.plan_digest[:19], entry.change_summary()] for entry in entries])
+    echo_table(
+        ["REVISION", "APPLIED", "SCOPE", "ACTOR", "SOURCE", "DIGEST", "CHANGES"],
+        [
+            [
+                str(entry.revision),
+                entry.applied_at,
+                entry.scope,
+                entry.actor,
+                entry.source,
+                entry.plan_digest[:19],
+                entry.change_summary(),
+            ]
+            for entry in entries
+        ],
+    )
 
 
 COMMANDS = (get, export, history)

@@ -64,12 +64,20 @@ def enqueue(
         "subject": subject if subject is not None else target.spec.get("subject"),
         "body": body if body is not None else target.spec.get("body"),
     }
-    known = {*(variables or {}), *(["account"] if account else []),
-             *(["invoice"] if invoice else [])}
+    known = {
+        *(variables or {}),
+        *(["account"] if account else []),
+        *(["invoice"] if invoice else []),
+    }
     _check_placeholders(texts, known)
-    _check_rendered_subject(texts["subject"] or "", {
-        **(variables or {}), **({"account": account} if account else {}),
-        **({"invoice": invoice} if invoice else {})})
+    _check_rendered_subject(
+        texts["subject"] or "",
+        {
+            **(variables or {}),
+            **({"account": account} if account else {}),
+            **({"invoice": invoice} if invoice else {}),
+        },
+    )
     return store.enqueue(
         NewJob(
             purpose=purpose,
@@ -87,14 +95,24 @@ def enqueue(
     )
 
 
-def _check_header_texts(subject: str | None, to: Sequence[str], cc: Sequence[str],
-                        account: str | None, invoice: str | None,
-                        attachments: Sequence[Path | StoredAttachment]) -> None:
+def _check_header_texts(
+    subject: str | None,
+    to: Sequence[str],
+    cc: Sequence[str],
+    account: str | None,
+    invoice: str | None,
+    attachments: Sequence[Path | StoredAttachment],
+) -> None:
     """What reaches a header must be one line by the email library's rule, or the runner
     could never send the job; each problem names the option that brought it in."""
-    values = [("--subject", subject), ("--account", account), ("--invoice", invoice),
-              *(("--to", address) for address in to), *(("--cc", address) for address in cc),
-              *(("--attach", _filename(item)) for item in attachments)]
+    values = [
+        ("--subject", subject),
+        ("--account", account),
+        ("--invoice", invoice),
+        *(("--to", address) for address in to),
+        *(("--cc", address) for address in cc),
+        *(("--attach", _filename(item)) for item in attachments),
+    ]
     for option, value in values:
         problem = header_text_problem(value) if value is not None else None
         if problem:
@@ -109,8 +127,9 @@ def _check_rendered_subject(subject: str, variables: Mapping[str, str]) -> None:
         return
     for name in string.Template(subject).get_identifiers():
         if name in variables and header_text_problem(variables[name]):
-            raise SmtpcfgError(f"--var {name}: {header_text_problem(variables[name])} "
-                               "(it fills the subject)")
+            raise SmtpcfgError(
+                f"--var {name}: {header_text_problem(variables[name])} (it fills the subject)"
+            )
     raise SmtpcfgError(f"the template's subject {problem}")
 
 
@@ -129,8 +148,10 @@ def _check_placeholders(texts: Mapping[str, str | None], known: set[str]) -> Non
         missing = sorted(set(template.get_identifiers()) - known)
         if missing:
             values = " ".join(f"--var {name}=..." for name in missing)
-            raise SmtpcfgError(f"the {part} uses {', '.join('${' + n + '}' for n in missing)}"
-                               f" but no value is given: pass {values}")
+            raise SmtpcfgError(
+                f"the {part} uses {', '.join('${' + n + '}' for n in missing)}"
+                f" but no value is given: pass {values}"
+            )
 
 
 def _read_regular_file(path: Path) -> bytes:
@@ -147,8 +168,10 @@ def _read_regular_file(path: Path) -> bytes:
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise SmtpcfgError(f"--attach {path}: not a regular file ({_file_type(mode)}); "
-                           "attach a file's contents, saved to a file")
+        raise SmtpcfgError(
+            f"--attach {path}: not a regular file ({_file_type(mode)}); "
+            "attach a file's contents, saved to a file"
+        )
     with os.fdopen(descriptor, "rb") as file:
         try:
             return file.read()
@@ -157,9 +180,13 @@ def _read_regular_file(path: Path) -> bytes:
 
 
 def _file_type(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a file"

@@ -159,8 +159,13 @@ class Runner:
             return
         self._next_prune = time.monotonic() + PRUNE_INTERVAL
         pruned = self.store.prune_attachments(utc_in(-self.options.prune_after))
-        self.log.message(pruned.describe(), event="prune", jobs=pruned.jobs,
-                         attachments=pruned.attachments, bytes=pruned.bytes)
+        self.log.message(
+            pruned.describe(),
+            event="prune",
+            jobs=pruned.jobs,
+            attachments=pruned.attachments,
+            bytes=pruned.bytes,
+        )
 
     def process(self, job: Job) -> str:
         """Send one job and record the attempt; return the job's new status.

@@ -18,12 +18,12 @@ STEP_WORDS: dict[Step, tuple[str, str]] = {
     "connection-refused": ("connection refused", ""),
     "timeout": ("timed out", "the server or a firewall does not answer"),
     "tls-handshake": ("TLS handshake failed", ""),
-    "certificate": ("certificate not trusted",
-                    "it must name this host and be signed by a CA in the system store "
-                    "or in --ca-file"),
+    "certificate": (
+        "certificate not trusted",
+        "it must name this host and be signed by a CA in the system store or in --ca-file",
+    ),
     "no-starttls": ("no STARTTLS", ""),
-    "authentication": ("authentication rejected",
-                       "check the username, and the password in Vault"),
+    "authentication": ("authentication rejected", "check the username, and the password in Vault"),
     "sender-refused": ("sender refused", "the server will not send from this From address"),
     "recipient-refused": ("recipient refused", ""),
     "data-refused": ("message refused", ""),
@@ -33,9 +33,16 @@ STEP_WORDS: dict[Step, tuple[str, str]] = {
 }
 
 
-def send_test_email(store: Store, resolver: Callable[[], VaultResolver], settings_name: str, *,
-                    address: str | None, user_name: str | None, ca_file: str | None,
-                    timeout: float) -> str:
+def send_test_email(
+    store: Store,
+    resolver: Callable[[], VaultResolver],
+    settings_name: str,
+    *,
+    address: str | None,
+    user_name: str | None,
+    ca_file: str | None,
+    timeout: float,
+) -> str:
     """Send the test email; return what to tell the user, or raise with the failed step."""
     settings = store.resource(ResourceKey("SmtpSettings", settings_name))
     if settings is None:
@@ -49,11 +56,17 @@ def send_test_email(store: Store, resolver: Callable[[], VaultResolver], setting
         raise SmtpcfgError("give the address to send the test email to")
     sender_address = settings.spec["from"]["address"]
     message = build_message(
-        from_name=settings.spec["from"].get("name"), from_address=sender_address, to=[address],
-        cc=[], subject=f"smtpcfg test email: {settings_name}",
-        body=(f"This is a test email sent by smtpcfg with the SMTP settings {settings_name} "
-              f"({settings.spec['host']}:{settings.spec['port']}).\n"),
-        attachments=[], message_id_domain=sender_address.rpartition("@")[2],
+        from_name=settings.spec["from"].get("name"),
+        from_address=sender_address,
+        to=[address],
+        cc=[],
+        subject=f"smtpcfg test email: {settings_name}",
+        body=(
+            f"This is a test email sent by smtpcfg with the SMTP settings {settings_name} "
+            f"({settings.spec['host']}:{settings.spec['port']}).\n"
+        ),
+        attachments=[],
+        message_id_domain=sender_address.rpartition("@")[2],
     )
     sender = Sender(resolver, ca_file=ca_file, timeout=timeout)
     endpoint = sender.endpoint(settings)
@@ -61,10 +74,14 @@ def send_test_email(store: Store, resolver: Callable[[], VaultResolver], setting
         result = sender.send(settings, message)
     except DeliveryFailure as failure:
         headline, hint = STEP_WORDS[failure.step]
-        raise SmtpcfgError(f"test email via {endpoint.address} failed: {headline}: {failure}"
-                           + (f" ({hint})" if hint else "")) from None
+        raise SmtpcfgError(
+            f"test email via {endpoint.address} failed: {headline}: {failure}"
+            + (f" ({hint})" if hint else "")
+        ) from None
     finally:
         sender.close()
     login = f", logged in as {endpoint.username}" if endpoint.username else ""
-    return (f"Sent a test email to {address} via {endpoint.address}{login}: "
-            f"{result.code} {result.reply_text} (Message-ID {result.message_id})")
+    return (
+        f"Sent a test email to {address} via {endpoint.address}{login}: "
+        f"{result.code} {result.reply_text} (Message-ID {result.message_id})"
+    )

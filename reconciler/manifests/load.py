@@ -59,8 +59,9 @@ def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
         if "?" in label:
             continue
         if label in first_seen:
-            problems.append(Problem(position, label, None,
-                                    f"duplicate: also declared at {first_seen[label]}"))
+            problems.append(
+                Problem(position, label, None, f"duplicate: also declared at {first_seen[label]}")
+            )
             continue
         first_seen[label] = position
         if resource is not None:
@@ -84,8 +85,11 @@ def _read_sources(
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
-                problems.append(Problem(Position(str(path), 1, 1), None, None,
-                                        f"cannot read file: {_reason(error)}"))
+                problems.append(
+                    Problem(
+                        Position(str(path), 1, 1), None, None, f"cannot read file: {_reason(error)}"
+                    )
+                )
                 continue
             files.append(path)
             yield str(path), text
@@ -95,8 +99,11 @@ def _expand(path: Path, problems: list[Problem]) -> list[Path]:
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
         if not found:
-            problems.append(Problem(Position(str(path), 1, 1), None, None,
-                                    "folder holds no *.yaml or *.yml files"))
+            problems.append(
+                Problem(
+                    Position(str(path), 1, 1), None, None, "folder holds no *.yaml or *.yml files"
+                )
+            )
         return found
     if not path.exists():
         problems.append(Problem(Position(str(path), 1, 1), None, None, "no such file or folder"))
@@ -114,9 +121,14 @@ def _checked_resource(document: Document, problems: list[Problem]) -> Resource |
     """The normalized resource, or None after recording why the document is invalid."""
     data: Any = document.data
     if not isinstance(data, dict):
-        problems.append(Problem(document.position_of(()), None, None,
-                                "a manifest document must be a mapping with apiVersion, "
-                                "kind, metadata and spec"))
+        problems.append(
+            Problem(
+                document.position_of(()),
+                None,
+                None,
+                "a manifest document must be a mapping with apiVersion, kind, metadata and spec",
+            )
+        )
         return None
     found = list(schema_problems(document, _label(data)))
     if found:
@@ -139,8 +151,12 @@ def _dangling_references(manifests: Manifests, declared: set[str]) -> list[Probl
     """References to nothing declared. `declared` includes invalid documents: their own
     problems are reported already, and a reference to them is not a second one."""
     return [
-        Problem(manifests.position_of(key, field_name), str(key), field_name,
-                f"refers to {target}, which is not declared")
+        Problem(
+            manifests.position_of(key, field_name),
+            str(key),
+            field_name,
+            f"refers to {target}, which is not declared",
+        )
         for key, resource in manifests.resources.items()
         for target, field_name in references_of(key, resource.spec)
         if str(target) not in declared

@@ -60,16 +60,31 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
             kinds = ", ".join(expected)
             yield path, f"unknown kind {value!r}; expected one of {kinds}"
         case "type" if path[-2:] == ("spec", "password"):
-            yield path, ("a password is never written in a manifest: reference it in Vault "
-                         "as password: {vault: {path: secret/smtp/NAME, key: password}}")
+            yield (
+                path,
+                (
+                    "a password is never written in a manifest: reference it in Vault "
+                    "as password: {vault: {path: secret/smtp/NAME, key: password}}"
+                ),
+            )
         case "type" if isinstance(value, bool) and expected == "string":
-            yield path, ("expected a string, got a boolean: YAML reads yes/no/on/off/true/"
-                         "false as booleans; quote the value")
+            yield (
+                path,
+                (
+                    "expected a string, got a boolean: YAML reads yes/no/on/off/true/"
+                    "false as booleans; quote the value"
+                ),
+            )
         case "type":
             yield path, f"expected {_type_words(expected)}, got {_type_of(value)}"
         case "pattern" if path[-1:] in (("name",), ("notifyUser",), ("smtpSettings",)):
-            yield path, (f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
-                         "'.', starting and ending with a letter or digit")
+            yield (
+                path,
+                (
+                    f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
+                    "'.', starting and ending with a letter or digit"
+                ),
+            )
         case "format" if expected == "header-text":
             yield path, str(header_text_problem(value))
         case "format" if expected == "size":

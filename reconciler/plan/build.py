@@ -21,22 +21,45 @@ if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
 
 
-def make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool, source: str,
-              threshold: float, resolver: Callable[[], VaultResolver],
-              vault_concurrency: int = DEFAULT_VAULT_CONCURRENCY) -> Plan:
+def make_plan(
+    manifests: Manifests,
+    store: Store,
+    *,
+    scope: str,
+    take_over: bool,
+    source: str,
+    threshold: float,
+    resolver: Callable[[], VaultResolver],
+    vault_concurrency: int = DEFAULT_VAULT_CONCURRENCY,
+) -> Plan:
     """Diff the manifests against the store and check every Vault reference.
 
     Raises when the result would leave a reference dangling, or a secret unreadable.
     """
     with paused_gc():
-        return _make_plan(manifests, store, scope=scope, take_over=take_over, source=source,
-                          threshold=threshold, resolver=resolver,
-                          vault_concurrency=vault_concurrency)
+        return _make_plan(
+            manifests,
+            store,
+            scope=scope,
+            take_over=take_over,
+            source=source,
+            threshold=threshold,
+            resolver=resolver,
+            vault_concurrency=vault_concurrency,
+        )
 
 
-def _make_plan(manifests: Manifests, store: Store, *, scope: str, take_over: bool, source: str,
-               threshold: float, resolver: Callable[[], VaultResolver],
-               vault_concurrency: int) -> Plan:
+def _make_plan(
+    manifests: Manifests,
+    store: Store,
+    *,
+    scope: str,
+    take_over: bool,
+    source: str,
+    threshold: float,
+    resolver: Callable[[], VaultResolver],
+    vault_concurrency: int,
+) -> Plan:
     state = store.state()
     actual = store.resources()
     changes = diff(manifests.resources, actual, scope=scope, take_over=take_over)

@@ -61,8 +61,5 @@ def _code(text: str) -> str:
 def _escape(text: str) -> str:
     escaped = html.escape(text, quote=True)
     return (
-        escaped.replace("|", "&#124;")
-        .replace("`", "&#96;")
-        .replace("\r", "")
-        .replace("\n", "<br>")
+        escaped.replace("|", "&#124;").replace("`", "&#96;").replace("\r", "").replace("\n", "<br>")
     )

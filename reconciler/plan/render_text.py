@@ -24,8 +24,13 @@ def render_text(plan: Plan, *, color: bool) -> str:
         lines.append("smtpcfg will perform these actions:")
         for change in plan.changes:
             lines.append("")
-            lines.append(paint(f"  {SYMBOLS[change.action]} {_title(change)}",
-                               COLOURS[change.action], bold=True))
+            lines.append(
+                paint(
+                    f"  {SYMBOLS[change.action]} {_title(change)}",
+                    COLOURS[change.action],
+                    bold=True,
+                )
+            )
             lines.extend(f"      {_field_line(field, paint)}" for field in change.fields)
         lines.append("")
         counts = plan.summary()

@@ -43,24 +43,42 @@ def check_secrets(
     for key, reference in references.items():
         result = results[reference]
         if isinstance(result, VaultLookupError):
-            problems.append(Problem(manifests.position_of(key, PASSWORD_FIELD), str(key),
-                                    PASSWORD_FIELD, str(result)))
+            problems.append(
+                Problem(
+                    manifests.position_of(key, PASSWORD_FIELD),
+                    str(key),
+                    PASSWORD_FIELD,
+                    str(result),
+                )
+            )
             continue
         before = stored.get(key)
         recorded = before.status.get("passwordVersion") if before else None
-        secrets.append({"resource": str(key), "reference": reference.display(),
-                        "version": result.version, "recordedVersion": recorded})
+        secrets.append(
+            {
+                "resource": str(key),
+                "reference": reference.display(),
+                "version": result.version,
+                "recordedVersion": recorded,
+            }
+        )
         if _rotated(before, reference, recorded, result.version):
-            notes.append(f"{key}: {reference.display()} was rotated in Vault since the last "
-                         f"apply (version {recorded} → {result.version}); the runner already "
-                         "sends with the new one, and apply records it")
+            notes.append(
+                f"{key}: {reference.display()} was rotated in Vault since the last "
+                f"apply (version {recorded} → {result.version}); the runner already "
+                "sends with the new one, and apply records it"
+            )
     if problems:
         raise ManifestProblems(problems, "with Vault references; nothing was applied")
     return secrets, notes
 
 
-def _rotated(before: StoredResource | None, reference: VaultReference, recorded: int | None,
-             current: int | None) -> bool:
+def _rotated(
+    before: StoredResource | None,
+    reference: VaultReference,
+    recorded: int | None,
+    current: int | None,
+) -> bool:
     """An unpinned, unchanged reference whose KV version moved since the last apply."""
     return (
         before is not None

@@ -110,8 +110,11 @@ class Job:
     @property
     def pending_recipients(self) -> list[str]:
         """Recipients still to be sent the message: none accepted or refused it yet."""
-        return [address for address in self.recipients
-                if self.replies.get(address, _NO_REPLY).status not in ("accepted", "refused")]
+        return [
+            address
+            for address in self.recipients
+            if self.replies.get(address, _NO_REPLY).status not in ("accepted", "refused")
+        ]
 
     def recipient_state(self, address: str) -> str:
         """`accepted` or `refused`; else `pending` while the job is, `undelivered` after."""
@@ -150,28 +153,41 @@ class Job:
             "claimedBy": self.claimed_by,
             "claimedUntil": self.claimed_until,
             "recipients": [
-                {"address": address, "field": "to" if address in self.to else "cc",
-                 "status": self.recipient_state(address),
-                 "code": reply.code, "reply": reply.reply, "attempt": reply.attempt or None}
+                {
+                    "address": address,
+                    "field": "to" if address in self.to else "cc",
+                    "status": self.recipient_state(address),
+                    "code": reply.code,
+                    "reply": reply.reply,
+                    "attempt": reply.attempt or None,
+                }
                 for address in self.recipients
                 for reply in [self.replies.get(address, _NO_REPLY)]
             ],
             "attachments": [
                 {"filename": n, "size": s, "sha256": checksum}
-                for (n, s), checksum in zip(self.attachment_sizes, self.attachment_sha256,
-                                            strict=True)
+                for (n, s), checksum in zip(
+                    self.attachment_sizes, self.attachment_sha256, strict=True
+                )
             ],
             "attachmentsPrunedAt": self.attachments_pruned_at,
             "attemptLog": [
-                {"attempt": a.attempt, "runner": a.runner, "startedAt": a.started_at,
-                 "outcome": a.outcome, "code": a.code, "reply": a.reply,
-                 "messageId": a.message_id}
+                {
+                    "attempt": a.attempt,
+                    "runner": a.runner,
+                    "startedAt": a.started_at,
+                    "outcome": a.outcome,
+                    "code": a.code,
+                    "reply": a.reply,
+                    "messageId": a.message_id,
+                }
                 for a in self.history
             ],
         }
         if self.purpose == "invoice":
-            result.update(account=self.account, invoice=self.invoice,
-                          invoiceStatus=self.invoice_state)
+            result.update(
+                account=self.account, invoice=self.invoice, invoiceStatus=self.invoice_state
+            )
         return result
 
 
@@ -205,8 +221,10 @@ class Pruned:
 
     def describe(self, *, dry_run: bool = False) -> str:
         verb = "Would prune" if dry_run else "Pruned"
-        return (f"{verb} {self.attachments} attachments ({self.bytes} bytes) of {self.jobs}"
-                " finished jobs")
+        return (
+            f"{verb} {self.attachments} attachments ({self.bytes} bytes) of {self.jobs}"
+            " finished jobs"
+        )
 
 
 class Outbox(Protocol):
@@ -218,8 +236,9 @@ class Outbox(Protocol):
 
     def attachments(self, job_id: int) -> list[StoredAttachment]: ...
 
-    def finish_attempt(self, job_id: int, runner: str, started_at: str,
-                       outcome: Outcome) -> None: ...
+    def finish_attempt(
+        self, job_id: int, runner: str, started_at: str, outcome: Outcome
+    ) -> None: ...
 
     def release(self, runner: str) -> None: ...
 

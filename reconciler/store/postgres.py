@@ -114,12 +114,13 @@ class PostgresStore(PostgresOutbox):
         delay, attempt = policy.first_delay, 0
         while True:
             attempt += 1
-            policy.log(f"lost the connection to store {self.url} ({reason}); "
-                       f"reconnecting in {delay:g} s (try {attempt})")
+            policy.log(
+                f"lost the connection to store {self.url} ({reason}); "
+                f"reconnecting in {delay:g} s (try {attempt})"
+            )
             if not policy.wait(delay):
                 raise StoreUnavailable(
-                    f"lost the connection to store {self.url}: {reason}; stopped while "
-                    "reconnecting"
+                    f"lost the connection to store {self.url}: {reason}; stopped while reconnecting"
                 )
             try:
                 self._db = self._connect()

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from psycopg.rows import TupleRow
 
 
-
 class PostgresOutbox(GuardedMethods):
     """Mixed into PostgresStore, which provides the autocommit connection and the guard
     that reconnects."""
@@ -47,8 +46,17 @@ class PostgresOutbox(GuardedMethods):
                 " created_at, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now())"
                 " RETURNING id",
-                (job.purpose, job.settings, job.template, Jsonb({"to": job.to, "cc": job.cc}),
-                 job.subject, job.body, Jsonb(job.variables), job.account, job.invoice),
+                (
+                    job.purpose,
+                    job.settings,
+                    job.template,
+                    Jsonb({"to": job.to, "cc": job.cc}),
+                    job.subject,
+                    job.body,
+                    Jsonb(job.variables),
+                    job.account,
+                    job.invoice,
+                ),
             ).fetchone()
             assert row is not None
             job_id = int(row[0])
@@ -68,19 +76,19 @@ class PostgresOutbox(GuardedMethods):
             f"   AND (claimed_until IS NULL OR claimed_until < now())"
             f"   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
             f" RETURNING {JOB_COLUMNS}",
-            {"runner": runner, "lease": lease_seconds, "pending": list(PENDING),
-             "limit": limit},
+            {"runner": runner, "lease": lease_seconds, "pending": list(PENDING), "limit": limit},
         ).fetchall()
         return list(self._with_details(sorted(rows, key=lambda row: row[0])))
 
     def attachments(self, job_id: int) -> list[StoredAttachment]:
         rows = self._db.execute(
             "SELECT filename, content_type, data FROM outbox_attachments WHERE job_id = %s"
-            " ORDER BY position", (job_id,)).fetchall()
+            " ORDER BY position",
+            (job_id,),
+        ).fetchall()
         return [StoredAttachment(name, kind, bytes(data)) for name, kind, data in rows]
 
-    def finish_attempt(self, job_id: int, runner: str, started_at: str,
-                       outcome: Outcome) -> None:
+    def finish_attempt(self, job_id: int, runner: str, started_at: str, outcome: Outcome) -> None:
         finished = outcome.status not in PENDING
         with self._db.transaction():
             row = self._db.execute(
@@ -96,64 +104,96 @@ class PostgresOutbox(GuardedMethods):
                 " AND NOT EXISTS (SELECT 1 FROM outbox_attempts WHERE job_id = %(id)s"
                 "   AND runner = %(runner)s AND started_at = %(started)s)"
                 " RETURNING attempts",
-                {"status": outcome.status, "code": outcome.code, "reply": outcome.reply,
-                 "failure": outcome.failure,
-                 "finished": finished, "retry_at": outcome.retry_at,
-                 "delivered": outcome.invoice_delivered, "id": job_id, "runner": runner,
-                 "started": started_at},
+                {
+                    "status": outcome.status,
+                    "code": outcome.code,
+                    "reply": outcome.reply,
+                    "failure": outcome.failure,
+                    "finished": finished,
+                    "retry_at": outcome.retry_at,
+                    "delivered": outcome.invoice_delivered,
+                    "id": job_id,
+                    "runner": runner,
+                    "started": started_at,
+                },
             ).fetchone()
             if row is None:
                 return
             self._db.execute(
                 "INSERT INTO outbox_attempts (job_id, attempt, runner, started_at, outcome, code,"
                 " reply, message_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (job_id, row[0], runner, started_at, outcome.outcome, outcome.code,
-                 outcome.reply, outcome.message_id))
+                (
+                    job_id,
+                    row[0],
+                    runner,
+                    started_at,
+                    outcome.outcome,
+                    outcome.code,
+                    outcome.reply,
+                    outcome.message_id,
+                ),
+            )
             self._db.cursor().executemany(
                 "INSERT INTO outbox_recipients (job_id, address, status, code, reply, attempt)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (job_id, address) DO UPDATE SET"
                 " status = excluded.status, code = excluded.code, reply = excluded.reply,"
                 " attempt = excluded.attempt",
-                [(job_id, address, r.status, r.code, r.reply, row[0])
-                 for address, r in outcome.replies.items()])
+                [
+                    (job_id, address, r.status, r.code, r.reply, row[0])
+                    for address, r in outcome.replies.items()
+                ],
+            )
 
     def renew_claim(self, job_id: int, runner: str, lease_seconds: float) -> bool:
         cursor = self._db.execute(
             "UPDATE outbox_jobs SET claimed_until = now() + make_interval(secs => %s)"
             " WHERE id = %s AND claimed_by = %s AND claimed_until >= now()",
-            (lease_seconds, job_id, runner))
+            (lease_seconds, job_id, runner),
+        )
         return cursor.rowcount == 1
 
     def fix_identity(self, job_id: int, message_id: str, date: str) -> None:
         self._db.execute(
             "UPDATE outbox_jobs SET message_id = COALESCE(message_id, %s), message_date = %s"
-            " WHERE id = %s AND message_date IS NULL", (message_id, date, job_id))
+            " WHERE id = %s AND message_date IS NULL",
+            (message_id, date, job_id),
+        )
 
     def release(self, runner: str) -> None:
         self._db.execute(
             "UPDATE outbox_jobs SET claimed_by = NULL, claimed_until = NULL"
-            " WHERE claimed_by = %s AND status = ANY(%s)", (runner, list(PENDING)))
+            " WHERE claimed_by = %s AND status = ANY(%s)",
+            (runner, list(PENDING)),
+        )
 
     def prune_attachments(self, finished_before: str, *, dry_run: bool = False) -> Pruned:
-        due = ("SELECT id FROM outbox_jobs WHERE NOT (status = ANY(%(pending)s))"
-               " AND finished_at < %(before)s::timestamptz AND attachments_pruned_at IS NULL"
-               " AND id IN (SELECT job_id FROM outbox_attachments)")
+        due = (
+            "SELECT id FROM outbox_jobs WHERE NOT (status = ANY(%(pending)s))"
+            " AND finished_at < %(before)s::timestamptz AND attachments_pruned_at IS NULL"
+            " AND id IN (SELECT job_id FROM outbox_attachments)"
+        )
         values = {"pending": list(PENDING), "before": finished_before}
         with self._db.transaction():
             # FOR UPDATE: a concurrent prune waits, then finds nothing left to count.
             ids = [row[0] for row in self._db.execute(f"{due} FOR UPDATE", values)]
             row = self._db.execute(
                 "SELECT COUNT(DISTINCT job_id), COUNT(*), COALESCE(SUM(size), 0)::bigint"
-                " FROM outbox_attachments WHERE job_id = ANY(%s)", (ids,)).fetchone()
+                " FROM outbox_attachments WHERE job_id = ANY(%s)",
+                (ids,),
+            ).fetchone()
             assert row is not None
             if not dry_run:
                 # sha256() of the bytes for attachments queued before checksums were kept.
                 self._db.execute(
                     "UPDATE outbox_attachments SET data = '',"
                     " sha256 = COALESCE(sha256, encode(sha256(data), 'hex'))"
-                    " WHERE job_id = ANY(%s)", (ids,))
-                self._db.execute("UPDATE outbox_jobs SET attachments_pruned_at = now()"
-                                 " WHERE id = ANY(%s)", (ids,))
+                    " WHERE job_id = ANY(%s)",
+                    (ids,),
+                )
+                self._db.execute(
+                    "UPDATE outbox_jobs SET attachments_pruned_at = now() WHERE id = ANY(%s)",
+                    (ids,),
+                )
         return Pruned(*row)
 
     def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
@@ -161,12 +201,14 @@ class PostgresOutbox(GuardedMethods):
             f"SELECT {JOB_COLUMNS} FROM outbox_jobs"
             " WHERE (%(status)s::text IS NULL OR status = %(status)s)"
             " AND (%(account)s::text IS NULL OR account = %(account)s) ORDER BY id",
-            {"status": status, "account": account}).fetchall()
+            {"status": status, "account": account},
+        ).fetchall()
         return list(self._with_details(rows))
 
     def job(self, job_id: int) -> Job | None:
-        rows = self._db.execute(f"SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = %s",
-                                (job_id,)).fetchall()
+        rows = self._db.execute(
+            f"SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = %s", (job_id,)
+        ).fetchall()
         return next(self._with_details(rows), None)
 
     def _with_details(self, rows: list[tuple[Any, ...]]) -> Iterator[Job]:
@@ -174,20 +216,26 @@ class PostgresOutbox(GuardedMethods):
         sizes: dict[int, list[tuple[str, int]]] = {}
         checksums: dict[int, list[str | None]] = {}
         for job_id, name, size, checksum in self._db.execute(
-                "SELECT job_id, filename, size, sha256 FROM outbox_attachments"
-                " WHERE job_id = ANY(%s) ORDER BY job_id, position", (ids,)):
+            "SELECT job_id, filename, size, sha256 FROM outbox_attachments"
+            " WHERE job_id = ANY(%s) ORDER BY job_id, position",
+            (ids,),
+        ):
             sizes.setdefault(job_id, []).append((name, size))
             checksums.setdefault(job_id, []).append(checksum)
         history: dict[int, list[Attempt]] = {}
         for job_id, *attempt in self._db.execute(
-                "SELECT job_id, attempt, runner, started_at, outcome, code, reply, message_id"
-                " FROM outbox_attempts WHERE job_id = ANY(%s) ORDER BY job_id, attempt", (ids,)):
+            "SELECT job_id, attempt, runner, started_at, outcome, code, reply, message_id"
+            " FROM outbox_attempts WHERE job_id = ANY(%s) ORDER BY job_id, attempt",
+            (ids,),
+        ):
             attempt[2] = format_utc(attempt[2])
             history.setdefault(job_id, []).append(Attempt(*attempt))
         replies: dict[int, dict[str, RecipientReply]] = {}
         for job_id, address, *reply in self._db.execute(
-                "SELECT job_id, address, status, code, reply, attempt FROM outbox_recipients"
-                " WHERE job_id = ANY(%s)", (ids,)):
+            "SELECT job_id, address, status, code, reply, attempt FROM outbox_recipients"
+            " WHERE job_id = ANY(%s)",
+            (ids,),
+        ):
             replies.setdefault(job_id, {})[address] = RecipientReply(*reply)
         for row in rows:
             job = job_from_row(row, lambda value: value, format_utc)

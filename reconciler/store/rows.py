@@ -13,8 +13,7 @@ from reconciler.store.jobs import Job, StoredAttachment
 
 #: Column order of every resource SELECT and INSERT.
 RESOURCE_COLUMNS = (
-    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at,"
-    " updated_at"
+    "kind, name, uid, generation, labels, annotations, spec, status, scope, created_at, updated_at"
 )
 
 
@@ -50,13 +49,15 @@ class WriteBatches:
             deletes=[(w.key.kind, w.key.name) for w in writes if w.action == "delete"],
             creates=[write_values(w, encode) for w in writes if w.action == "create"],
             updates=[write_values(w, encode) for w in writes if w.action == "update"],
-            statuses=[(encode(w.status), w.key.kind, w.key.name)
-                      for w in writes if w.action == "status"],
+            statuses=[
+                (encode(w.status), w.key.kind, w.key.name) for w in writes if w.action == "status"
+            ],
         )
 
 
-def resource_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
-                      timestamp: Callable[[Any], str]) -> StoredResource:
+def resource_from_row(
+    row: tuple[Any, ...], decode: Callable[[Any], Any], timestamp: Callable[[Any], str]
+) -> StoredResource:
     kind, name, uid, generation, labels, annotations, spec, status, scope, created, updated = row
     return StoredResource(
         key=ResourceKey(kind, name),
@@ -102,24 +103,66 @@ JOB_COLUMNS = (
 _JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
 
-def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
-                 timestamp: Callable[[Any], str]) -> Job:
+def job_from_row(
+    row: tuple[Any, ...], decode: Callable[[Any], Any], timestamp: Callable[[Any], str]
+) -> Job:
     values: list[Any] = [
         timestamp(v) if i in _JOB_TIMES and v is not None else v for i, v in enumerate(row)
     ]
-    (job_id, purpose, recipients, settings, template, subject, body, variables, account,
-     invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,
-     message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,
-     attachments_pruned_at, message_date) = values
+    (
+        job_id,
+        purpose,
+        recipients,
+        settings,
+        template,
+        subject,
+        body,
+        variables,
+        account,
+        invoice,
+        status,
+        invoice_status,
+        attempts,
+        next_attempt_at,
+        claimed_by,
+        claimed_until,
+        message_id,
+        last_code,
+        last_reply,
+        failure,
+        created_at,
+        updated_at,
+        finished_at,
+        attachments_pruned_at,
+        message_date,
+    ) = values
     addresses = decode(recipients)
     return Job(
-        id=job_id, purpose=purpose, to=addresses["to"], cc=addresses["cc"], settings=settings,
-        template=template, subject=subject, body=body, variables=decode(variables),
-        account=account, invoice=invoice, status=status, invoice_status=invoice_status,
-        attempts=attempts, next_attempt_at=next_attempt_at, claimed_by=claimed_by,
-        claimed_until=claimed_until, message_id=message_id, last_code=last_code,
-        last_reply=last_reply, failure=failure, created_at=created_at, updated_at=updated_at,
-        finished_at=finished_at, attachments_pruned_at=attachments_pruned_at,
+        id=job_id,
+        purpose=purpose,
+        to=addresses["to"],
+        cc=addresses["cc"],
+        settings=settings,
+        template=template,
+        subject=subject,
+        body=body,
+        variables=decode(variables),
+        account=account,
+        invoice=invoice,
+        status=status,
+        invoice_status=invoice_status,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        claimed_by=claimed_by,
+        claimed_until=claimed_until,
+        message_id=message_id,
+        last_code=last_code,
+        last_reply=last_reply,
+        failure=failure,
+        created_at=created_at,
+        updated_at=updated_at,
+        finished_at=finished_at,
+        attachments_pruned_at=attachments_pruned_at,
         message_date=message_date,
     )
 
@@ -127,5 +170,15 @@ def job_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any],
 def attachment_rows(job_id: int, attachments: list[StoredAttachment]) -> list[tuple[Any, ...]]:
     """(job_id, position, filename, content_type, size, sha256, data) of a new job's
     attachments: the checksum is kept for the audit, even once the bytes are pruned."""
-    return [(job_id, i, a.filename, a.content_type, len(a.data),
-             hashlib.sha256(a.data).hexdigest(), a.data) for i, a in enumerate(attachments)]
+    return [
+        (
+            job_id,
+            i,
+            a.filename,
+            a.content_type,
+            len(a.data),
+            hashlib.sha256(a.data).hexdigest(),
+            a.data,
+        )
+        for i, a in enumerate(attachments)
+    ]

@@ -17,8 +17,9 @@ def _write_folder(folder: Path, port: int) -> None:
         documents = []
         for i in range(part * N // 10, (part + 1) * N // 10):
             documents.append(user(f"user-{i}"))
-            documents.append(settings(f"smtp-{i}", notifyUser=f"user-{i}",
-                                      port=port if i % 10 == 0 else 587))
+            documents.append(
+                settings(f"smtp-{i}", notifyUser=f"user-{i}", port=port if i % 10 == 0 else 587)
+            )
         write_manifests(folder / f"part-{part}.yaml", documents)
 
 
@@ -31,6 +32,10 @@ def test_ten_thousand_resources_plan_and_apply(cli: Cli, tmp_path: Path) -> None
     planned = cli("plan", "-f", "m", "--format", "json")
     assert planned.code == 0, planned.stderr
     assert json.loads(planned.stdout)["summary"] == {
-        "create": 0, "update": N // 10, "replace": 0, "delete": 0}
+        "create": 0,
+        "update": N // 10,
+        "replace": 0,
+        "delete": 0,
+    }
     assert cli("apply", "-f", "m", "--auto-approve").code == 0
     assert cli("plan", "-f", "m", "--detailed-exitcode").code == 0

@@ -19,15 +19,19 @@ FIELDS = {"case", "n", "seconds", "baseline_seconds", "ratio", "target", "met", 
 
 
 def run_bench(*args: str) -> list[dict[str, object]]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SMTPCFG_", "VAULT_", "BAO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTPCFG_", "VAULT_", "BAO_"))}
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", *args], cwd=REPO, env=env,
-        capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "bench", "--smoke", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    lines = [json.loads(line) for line in completed.stdout.splitlines()
-             if line.startswith("{")]
+    lines = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     for line in lines:
         assert line.keys() >= FIELDS, line
         assert line["seconds"] > 0 and line["baseline_seconds"] > 0
@@ -35,12 +39,15 @@ def run_bench(*args: str) -> list[dict[str, object]]:
     return lines
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("startup", ["startup-version", "startup-validate"]),
-    ("plan", ["plan", "plan"]),
-    ("vault", ["vault-plan", "vault-pool"]),
-    ("delivery", ["delivery"]),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("startup", ["startup-version", "startup-validate"]),
+        ("plan", ["plan", "plan"]),
+        ("vault", ["vault-plan", "vault-pool"]),
+        ("delivery", ["delivery"]),
+    ],
+)
 def test_case_prints_its_json_lines(case: str, expected: list[str]) -> None:
     assert [line["case"] for line in run_bench(case)] == expected
 

@@ -88,8 +88,9 @@ class Delivery:
         ]
 
     def apply(self, server: Listening, **changes: dict[str, Any] | None) -> None:
-        path = write_manifests(self.workdir / "manifests" / "smtp.yaml",
-                               self.documents(server, **changes))
+        path = write_manifests(
+            self.workdir / "manifests" / "smtp.yaml", self.documents(server, **changes)
+        )
         result = self.cli("apply", "-f", path, "--auto-approve", env=self.vault_env)
         assert result.code == 0, result.output
 
@@ -103,13 +104,33 @@ class Delivery:
         return int(result.stdout)
 
     def add_invoice(self, number: str = "INV-7", *extra: str | Path) -> int:
-        return self.add("--purpose", "invoice", "--template", "invoice",
-                        "--to", "jane@customer.example", "--account", "A-1001",
-                        "--invoice", number, "--var", "name=Jane", *extra)
+        return self.add(
+            "--purpose",
+            "invoice",
+            "--template",
+            "invoice",
+            "--to",
+            "jane@customer.example",
+            "--account",
+            "A-1001",
+            "--invoice",
+            number,
+            "--var",
+            "name=Jane",
+            *extra,
+        )
 
     def deliver_args(self, *extra: str) -> list[str]:
-        return ["deliver", "--ca-file", self.ca_file, "--timeout", "10",
-                "--retry-base-delay", "0", *extra]
+        return [
+            "deliver",
+            "--ca-file",
+            self.ca_file,
+            "--timeout",
+            "10",
+            "--retry-base-delay",
+            "0",
+            *extra,
+        ]
 
     def deliver_once(self, *extra: str) -> Result:
         return self.run(*self.deliver_args("--once", *extra))
@@ -133,8 +154,7 @@ class Delivery:
         return subprocess.Popen(
             [sys.executable, "-m", "reconciler", *self.deliver_args(*extra)],
             cwd=self.cli.cwd,
-            env={**self.cli.env, **self.vault_env,
-                 **({"SMTPCFG_STORE": store} if store else {})},
+            env={**self.cli.env, **self.vault_env, **({"SMTPCFG_STORE": store} if store else {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -161,8 +181,9 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) 
 def manifests(server: str = "smtp_server", **changes: dict[str, Any]) -> pytest.MarkDecorator:
     """Have `delivery` apply its manifests for the server fixture named `server`, with
     `changes` (see `Delivery.documents`), instead of the defaults for `smtp_server`."""
-    return pytest.mark.parametrize("delivery", [{"server": server, **changes}],
-                                   indirect=True, ids=["manifests"])
+    return pytest.mark.parametrize(
+        "delivery", [{"server": server, **changes}], indirect=True, ids=["manifests"]
+    )
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ def test_invoice_arrives_from_the_template_sender_with_headers_and_attachments(
 ) -> None:
     pdf = write(tmp_path / "INV-7.pdf", PDF)
     csv = write(tmp_path / "lines.csv", b"item,amount\nhosting,12.50\n")
-    job = delivery.add_invoice("INV-7", "--cc", "accounts@customer.example",
-                               "--attach", pdf, "--attach", csv)
+    job = delivery.add_invoice(
+        "INV-7", "--cc", "accounts@customer.example", "--attach", pdf, "--attach", csv
+    )
 
     result = delivery.deliver_once()
 
@@ -40,8 +41,9 @@ def test_invoice_arrives_from_the_template_sender_with_headers_and_attachments(
     assert message["To"].addresses[0].addr_spec == "jane@customer.example"
     assert message["Cc"].addresses[0].addr_spec == "accounts@customer.example"
     assert message.get_body(("plain",)).get_content().startswith("Hello Jane,")
-    attachments = {part.get_filename(): part.get_payload(decode=True)
-                   for part in message.iter_attachments()}
+    attachments = {
+        part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()
+    }
     assert attachments == {"INV-7.pdf": PDF, "lines.csv": b"item,amount\nhosting,12.50\n"}
     [session] = smtp_server.sessions
     assert session.rcpt_to == ["jane@customer.example", "accounts@customer.example"]
@@ -56,10 +58,22 @@ def test_invoice_arrives_from_the_template_sender_with_headers_and_attachments(
 def test_without_a_template_the_settings_sender_and_the_jobs_subject_are_used(
     delivery: Delivery, smtp_server: SmtpSink
 ) -> None:
-    job = delivery.add("--purpose", "password-reset", "--settings", "primary",
-                       "--to", "jane@customer.example",
-                       "--subject", "Reset your password, ${name}",
-                       "--body", "Use code ${code}.", "--var", "name=Jane", "--var", "code=42")
+    job = delivery.add(
+        "--purpose",
+        "password-reset",
+        "--settings",
+        "primary",
+        "--to",
+        "jane@customer.example",
+        "--subject",
+        "Reset your password, ${name}",
+        "--body",
+        "Use code ${code}.",
+        "--var",
+        "name=Jane",
+        "--var",
+        "code=42",
+    )
 
     result = delivery.deliver_once()
 
@@ -123,8 +137,11 @@ def test_attachments_over_max_size_together_are_not_sent_and_the_notify_user_is_
     parts = [write(tmp_path / f"part-{i}.pdf", bytes([i]) * 4096) for i in range(3)]
     over = delivery.add_invoice("INV-9", *(arg for p in parts for arg in ("--attach", p)))
     at_limit = delivery.add_invoice(
-        "INV-10", "--attach", write(tmp_path / "a.pdf", b"a" * 5120),
-        "--attach", write(tmp_path / "b.pdf", b"b" * 5120),
+        "INV-10",
+        "--attach",
+        write(tmp_path / "a.pdf", b"a" * 5120),
+        "--attach",
+        write(tmp_path / "b.pdf", b"b" * 5120),
     )
 
     result = delivery.deliver_once()
@@ -178,9 +195,20 @@ def test_other_mail_over_the_servers_size_fails_with_the_reason(
     delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
     big = write(tmp_path / "scan.pdf", b"x" * SIZE_LIMIT)
-    job = delivery.add("--purpose", "notification", "--settings", "primary",
-                       "--to", "jane@customer.example", "--subject", "Scan", "--body", "Hi",
-                       "--attach", big)
+    job = delivery.add(
+        "--purpose",
+        "notification",
+        "--settings",
+        "primary",
+        "--to",
+        "jane@customer.example",
+        "--subject",
+        "Scan",
+        "--body",
+        "Hi",
+        "--attach",
+        big,
+    )
 
     result = delivery.deliver_once()
 
@@ -195,9 +223,12 @@ def test_other_mail_over_the_servers_size_fails_with_the_reason(
 
 @pytest.mark.parametrize(
     "delivery",
-    [{"server": "plain_smtp_server"},
-     {"server": "plain_smtp_server", "settings_spec": {"username": None, "password": None}}],
-    indirect=True, ids=["with-login", "without-login"],
+    [
+        {"server": "plain_smtp_server"},
+        {"server": "plain_smtp_server", "settings_spec": {"username": None, "password": None}},
+    ],
+    indirect=True,
+    ids=["with-login", "without-login"],
 )
 def test_start_tls_only_gives_a_server_without_starttls_neither_login_nor_mail(
     delivery: Delivery, plain_smtp_server: SmtpSink
@@ -232,7 +263,8 @@ def test_a_failed_starttls_is_never_followed_by_plaintext(
     assert retried.tls and retried.auth[0].succeeded
     shown = delivery.show(job)
     assert [(a["outcome"], a["code"]) for a in shown["attemptLog"]] == [
-        ("tls-handshake", 454), ("sent", 250),
+        ("tls-handshake", 454),
+        ("sent", 250),
     ]
 
 
@@ -268,7 +300,9 @@ def test_temporary_replies_are_retried_until_the_message_is_sent(
         (250, "2.0.0 Ok: queued as Q1"),
     ]
     assert [a["outcome"] for a in shown["attemptLog"]] == [
-        "sender-refused", "data-refused", "sent",
+        "sender-refused",
+        "data-refused",
+        "sent",
     ]
 
 
@@ -342,8 +376,11 @@ def test_on_a_terminal_once_shows_a_progress_line(delivery: Delivery) -> None:
     primary, secondary = pty.openpty()
     with subprocess.Popen(
         [sys.executable, "-m", "reconciler", *delivery.deliver_args("--once")],
-        cwd=delivery.cli.cwd, env={**delivery.cli.env, **delivery.vault_env},
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary,
+        cwd=delivery.cli.cwd,
+        env={**delivery.cli.env, **delivery.vault_env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
     ) as runner:
         os.close(secondary)
         screen = read_all(primary)

@@ -27,7 +27,12 @@ atexit.register(lambda: open(report, "w").write(json.dumps(sorted(sys.modules)))
 def loaded_modules(code: str, report: Path, *args: str, env: dict[str, str]) -> list[str]:
     completed = subprocess.run(
         [sys.executable, "-c", REPORT_MODULES + code, str(report), *args],
-        env=env, cwd=report.parent, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        cwd=report.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     modules: list[str] = json.loads(report.read_text())

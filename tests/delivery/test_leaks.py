@@ -26,16 +26,23 @@ def forms_of(secret: str) -> list[bytes]:
     and its rare non-ASCII character alone (smtplib's ASCII login once printed it)."""
     raw = secret.encode()
     plain = f"\0{SERVER_USERNAME}\0{secret}".encode()
-    return [raw, raw.hex().encode(), base64.b64encode(raw), base64.b64encode(plain),
-            *(form.encode() for form in RARE)]
+    return [
+        raw,
+        raw.hex().encode(),
+        base64.b64encode(raw),
+        base64.b64encode(plain),
+        *(form.encode() for form in RARE),
+    ]
 
 
 def store_contents(store_url: str, folder: Path) -> bytes:
     """Every byte of the store: its files (SQLite), or every row of every table."""
     if backend(store_url) == "sqlite":
         return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
-    tables = execute(store_url, ["SELECT table_name FROM information_schema.tables"
-                                 " WHERE table_schema = current_schema()"])
+    tables = execute(
+        store_url,
+        ["SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"],
+    )
     rows = [execute(store_url, [f'SELECT t::text FROM "{name}" t']) for (name,) in tables]
     return repr(rows).encode()
 
@@ -48,10 +55,12 @@ def test_the_password_is_in_no_output_log_or_store(
 ) -> None:
     secret = f"{uuid.uuid4().hex}-pässwörd-ǂ"  # a non-ASCII login goes out as UTF-8
     delivery.set_password(secret)
-    accepting = smtp_server_factory(tls=True, username=SERVER_USERNAME, password=secret,
-                                    auth_required=True)
-    rejecting = smtp_server_factory(tls=True, username=SERVER_USERNAME, password="other",
-                                    auth_required=True)
+    accepting = smtp_server_factory(
+        tls=True, username=SERVER_USERNAME, password=secret, auth_required=True
+    )
+    rejecting = smtp_server_factory(
+        tls=True, username=SERVER_USERNAME, password="other", auth_required=True
+    )
     attachment = tmp_path / "INV-1.pdf"
     attachment.write_bytes(b"%PDF-1.4 invoice")
     results: list[Result] = []
@@ -70,10 +79,16 @@ def test_the_password_is_in_no_output_log_or_store(
     failing = delivery.add_invoice("INV-3")
     assert run(*delivery.deliver_args("--once")).code == 1
     assert run(*delivery.deliver_args("--once", "--log-format", "json")).code == 0
-    assert run("test-email", "primary", "--to", "ops@acme.example",
-               "--ca-file", delivery.ca_file).code == 1
-    for args in (["list"], ["list", "-o", "json"], ["show", str(first)],
-                 ["show", str(failing), "-o", "json"]):
+    assert (
+        run("test-email", "primary", "--to", "ops@acme.example", "--ca-file", delivery.ca_file).code
+        == 1
+    )
+    for args in (
+        ["list"],
+        ["list", "-o", "json"],
+        ["show", str(first)],
+        ["show", str(failing), "-o", "json"],
+    ):
         assert run("outbox", *args).code == 0
 
     # The password was really used: one server took it, the other turned it down.

@@ -149,8 +149,11 @@ def test_a_value_that_would_inject_a_header_is_refused() -> None:
     [
         ("from_name", "Acme\nBcc: spy@evil.example", "From name contains the line break"),
         ("from_name", "Acme\u2028Billing", r"From name contains the line break U\+2028"),
-        ("from_address", "billing@acme.example\r\nBcc: spy@evil.example",
-         "From contains the line break"),
+        (
+            "from_address",
+            "billing@acme.example\r\nBcc: spy@evil.example",
+            "From contains the line break",
+        ),
         ("to", ["jane@customer.example\nBcc: spy@evil.example"], "To contains the line break"),
         ("cc", ["a@b.example\rX: y"], "Cc contains the line break"),
         ("message_id_domain", "acme.example\n", "Message-ID domain contains the line break"),

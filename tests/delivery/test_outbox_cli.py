@@ -20,18 +20,35 @@ def one_error_line(stderr: str) -> str:
     return line
 
 
-def test_add_prints_the_job_id_and_keeps_every_option(
-    delivery: Delivery, tmp_path: Path
-) -> None:
+def test_add_prints_the_job_id_and_keeps_every_option(delivery: Delivery, tmp_path: Path) -> None:
     statement = tmp_path / "statement.pdf"
     statement.write_bytes(b"%PDF-1.4 statement")
 
     first = delivery.add_invoice("INV-1")
-    second = delivery.add("--purpose", "invoice", "--template", "invoice",
-                          "--to", "jane@customer.example", "--to", "ap@customer.example",
-                          "--cc", "cfo@customer.example", "--subject", "Your ${invoice}",
-                          "--body", "See attached.", "--var", "name=Jane",
-                          "--account", "A-2002", "--invoice", "INV-2", "--attach", statement)
+    second = delivery.add(
+        "--purpose",
+        "invoice",
+        "--template",
+        "invoice",
+        "--to",
+        "jane@customer.example",
+        "--to",
+        "ap@customer.example",
+        "--cc",
+        "cfo@customer.example",
+        "--subject",
+        "Your ${invoice}",
+        "--body",
+        "See attached.",
+        "--var",
+        "name=Jane",
+        "--account",
+        "A-2002",
+        "--invoice",
+        "INV-2",
+        "--attach",
+        statement,
+    )
 
     assert second == first + 1
     shown = delivery.show(second)
@@ -41,9 +58,13 @@ def test_add_prints_the_job_id_and_keeps_every_option(
     assert shown["cc"] == ["cfo@customer.example"]
     assert (shown["account"], shown["invoice"]) == ("A-2002", "INV-2")
     assert (shown["status"], shown["attempts"], shown["invoiceStatus"]) == ("queued", 0, "pending")
-    assert shown["attachments"] == [{
-        "filename": "statement.pdf", "size": 18,
-        "sha256": hashlib.sha256(b"%PDF-1.4 statement").hexdigest()}]
+    assert shown["attachments"] == [
+        {
+            "filename": "statement.pdf",
+            "size": 18,
+            "sha256": hashlib.sha256(b"%PDF-1.4 statement").hexdigest(),
+        }
+    ]
     assert shown["attachmentsPrunedAt"] is None
     assert shown["messageId"] is None
     assert shown["createdAt"] and shown["nextAttemptAt"]
@@ -52,31 +73,139 @@ def test_add_prints_the_job_id_and_keeps_every_option(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--purpose", "invoice", "--template", "invoice", "--to", "jane@customer.example",
-          "--invoice", "INV-1"], "an invoice needs its account and invoice ids"),
-        (["--purpose", "invoice", "--template", "invoice", "--to", "jane@customer.example",
-          "--account", "A-1"], "an invoice needs its account and invoice ids"),
-        (["--purpose", "notification", "--to", "jane@customer.example"],
-         "give exactly one of a template or SMTP settings"),
-        (["--purpose", "notification", "--settings", "primary", "--template", "invoice",
-          "--to", "jane@customer.example"], "give exactly one of a template or SMTP settings"),
-        (["--purpose", "notification", "--settings", "primary", "--to", "jane@customer.example",
-          "--subject", "Hi"], "needs both a subject and a body"),
-        (["--purpose", "notification", "--template", "no-such-template",
-          "--to", "jane@customer.example"], "EmailTemplate/no-such-template is not in the store"),
-        (["--purpose", "notification", "--settings", "nope", "--to", "jane@customer.example",
-          "--subject", "Hi", "--body", "Hello"], "SmtpSettings/nope is not in the store"),
-        (["--purpose", "notification", "--template", "invoice", "--to", "not-an-address"],
-         "'not-an-address' is not an email address"),
-        (["--purpose", "notification", "--template", "invoice", "--to", "jane@customer.example",
-          "--account", "A-1", "--invoice", "INV-1", "--var", "name=Jane",
-          "--attach", "missing.pdf"],
-         "cannot read attachment missing.pdf"),
-        (["--purpose", "notification", "--settings", "primary", "--to", "jane@customer.example",
-          "--subject", "Hi ${who}", "--body", "Hello"],
-         "the subject uses ${who} but no value is given: pass --var who=..."),
-        (["--purpose", "notification", "--template", "invoice", "--to", "jane@customer.example",
-          "--account", "A-1"], "but no value is given: pass --var invoice=..."),
+        (
+            [
+                "--purpose",
+                "invoice",
+                "--template",
+                "invoice",
+                "--to",
+                "jane@customer.example",
+                "--invoice",
+                "INV-1",
+            ],
+            "an invoice needs its account and invoice ids",
+        ),
+        (
+            [
+                "--purpose",
+                "invoice",
+                "--template",
+                "invoice",
+                "--to",
+                "jane@customer.example",
+                "--account",
+                "A-1",
+            ],
+            "an invoice needs its account and invoice ids",
+        ),
+        (
+            ["--purpose", "notification", "--to", "jane@customer.example"],
+            "give exactly one of a template or SMTP settings",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--settings",
+                "primary",
+                "--template",
+                "invoice",
+                "--to",
+                "jane@customer.example",
+            ],
+            "give exactly one of a template or SMTP settings",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--settings",
+                "primary",
+                "--to",
+                "jane@customer.example",
+                "--subject",
+                "Hi",
+            ],
+            "needs both a subject and a body",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--template",
+                "no-such-template",
+                "--to",
+                "jane@customer.example",
+            ],
+            "EmailTemplate/no-such-template is not in the store",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--settings",
+                "nope",
+                "--to",
+                "jane@customer.example",
+                "--subject",
+                "Hi",
+                "--body",
+                "Hello",
+            ],
+            "SmtpSettings/nope is not in the store",
+        ),
+        (
+            ["--purpose", "notification", "--template", "invoice", "--to", "not-an-address"],
+            "'not-an-address' is not an email address",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--template",
+                "invoice",
+                "--to",
+                "jane@customer.example",
+                "--account",
+                "A-1",
+                "--invoice",
+                "INV-1",
+                "--var",
+                "name=Jane",
+                "--attach",
+                "missing.pdf",
+            ],
+            "cannot read attachment missing.pdf",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--settings",
+                "primary",
+                "--to",
+                "jane@customer.example",
+                "--subject",
+                "Hi ${who}",
+                "--body",
+                "Hello",
+            ],
+            "the subject uses ${who} but no value is given: pass --var who=...",
+        ),
+        (
+            [
+                "--purpose",
+                "notification",
+                "--template",
+                "invoice",
+                "--to",
+                "jane@customer.example",
+                "--account",
+                "A-1",
+            ],
+            "but no value is given: pass --var invoice=...",
+        ),
     ],
 )
 def test_add_refuses_a_job_that_could_never_be_sent(
@@ -91,8 +220,18 @@ def test_add_refuses_a_job_that_could_never_be_sent(
 
 
 def test_add_refuses_a_variable_without_a_value(delivery: Delivery) -> None:
-    result = delivery.run("outbox", "add", "--purpose", "notification", "--template", "invoice",
-                          "--to", "jane@customer.example", "--var", "no-equals-sign")
+    result = delivery.run(
+        "outbox",
+        "add",
+        "--purpose",
+        "notification",
+        "--template",
+        "invoice",
+        "--to",
+        "jane@customer.example",
+        "--var",
+        "no-equals-sign",
+    )
 
     assert result.code == 1
     assert "Traceback" not in result.stderr
@@ -115,8 +254,10 @@ def test_attachments_are_copied_into_the_store_when_queued(
 
     assert delivery.deliver_once().code == 0
 
-    parts = [(part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
-             for part in smtp_server.messages[0].iter_attachments()]
+    parts = [
+        (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        for part in smtp_server.messages[0].iter_attachments()
+    ]
     assert parts == [
         ("INV-3.pdf", "application/pdf", b"%PDF-1.4 original"),
         # A compressed file is sent as bytes, not as the type of what it contains.
@@ -129,9 +270,20 @@ def test_list_filters_by_status_and_account(delivery: Delivery, smtp_server: Smt
     failed = delivery.add_invoice("INV-1")
     sent = delivery.add_invoice("INV-2")
     delivery.deliver_once()
-    queued = delivery.add("--purpose", "invoice", "--template", "invoice",
-                          "--to", "ap@other.example", "--account", "B-9", "--invoice", "INV-3",
-                          "--var", "name=Ann")
+    queued = delivery.add(
+        "--purpose",
+        "invoice",
+        "--template",
+        "invoice",
+        "--to",
+        "ap@other.example",
+        "--account",
+        "B-9",
+        "--invoice",
+        "INV-3",
+        "--var",
+        "name=Ann",
+    )
 
     assert [job["id"] for job in delivery.jobs()] == [failed, sent, queued]
     assert [job["id"] for job in delivery.jobs("--status", "sent")] == [sent]
@@ -158,8 +310,13 @@ def test_list_as_a_table(delivery: Delivery) -> None:
     header, row = result.stdout.splitlines()
     for column in ("ID", "STATUS", "ATTEMPTS", "LAST REPLY", "MESSAGE-ID", "UPDATED", "INVOICE"):
         assert column in header
-    for cell in (str(job), "sent", "250 2.0.0 Ok: queued as Q1", message_id,
-                 "A-1001/INV-5 delivered"):
+    for cell in (
+        str(job),
+        "sent",
+        "250 2.0.0 Ok: queued as Q1",
+        message_id,
+        "A-1001/INV-5 delivered",
+    ):
         assert cell in row
 
 
@@ -185,26 +342,46 @@ def test_show_as_text_lists_attempts(delivery: Delivery, smtp_server: SmtpSink) 
     assert "manual delivery" not in result.stdout
 
 
-INVOICE_ARGS = ["--purpose", "invoice", "--template", "invoice", "--to", "jane@customer.example",
-                "--account", "A-1", "--invoice", "INV-1", "--var", "name=Jane"]
+INVOICE_ARGS = [
+    "--purpose",
+    "invoice",
+    "--template",
+    "invoice",
+    "--to",
+    "jane@customer.example",
+    "--account",
+    "A-1",
+    "--invoice",
+    "INV-1",
+    "--var",
+    "name=Jane",
+]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--subject", "Your invoice\u2028Bcc: x@evil.example"],
-         "--subject 'Your invoice\\u2028Bcc: x@evil.example': contains the line break U+2028"
-         " (LINE SEPARATOR) at character 13"),
-        (["--to", "ap@customer.example\x85"],
-         "--to 'ap@customer.example\\x85': contains the line break U+0085 (NEXT LINE)"),
-        (["--cc", "cfo@customer.example\x0b"],
-         "--cc 'cfo@customer.example\\x0b': contains the line break U+000B (LINE TABULATION)"),
+        (
+            ["--subject", "Your invoice\u2028Bcc: x@evil.example"],
+            "--subject 'Your invoice\\u2028Bcc: x@evil.example': contains the line break U+2028"
+            " (LINE SEPARATOR) at character 13",
+        ),
+        (
+            ["--to", "ap@customer.example\x85"],
+            "--to 'ap@customer.example\\x85': contains the line break U+0085 (NEXT LINE)",
+        ),
+        (
+            ["--cc", "cfo@customer.example\x0b"],
+            "--cc 'cfo@customer.example\\x0b': contains the line break U+000B (LINE TABULATION)",
+        ),
         (["--account", "A-1\x1c"], "--account 'A-1\\x1c': contains the line break U+001C"),
         (["--invoice", "INV\u20291"], "--invoice 'INV\\u20291': contains the line break U+2029"),
         # ${name} is not in the default subject: give one that uses it.
-        (["--subject", "Hello ${name}", "--var", "name=Jane\u2028Doe"],
-         "--var name: contains the line break U+2028 (LINE SEPARATOR) at character 5: a mail "
-         "header must be one line (it fills the subject)"),
+        (
+            ["--subject", "Hello ${name}", "--var", "name=Jane\u2028Doe"],
+            "--var name: contains the line break U+2028 (LINE SEPARATOR) at character 5: a mail "
+            "header must be one line (it fills the subject)",
+        ),
     ],
     ids=["subject", "to", "cc", "account", "invoice", "var"],
 )
@@ -235,7 +412,8 @@ def test_add_refuses_an_attachment_name_with_a_line_break(
 
     assert result.code == 1
     assert "--attach 'INV-1\\u2028.pdf': contains the line break U+2028" in one_error_line(
-        result.stderr)
+        result.stderr
+    )
     assert delivery.jobs() == []
 
 
@@ -256,8 +434,9 @@ def test_add_takes_regular_files_only_and_never_hangs(
         expected = "not a regular file (a directory)"
 
     # A FIFO without a writer would block an open() for ever: the timeout fails the test.
-    result = delivery.cli.subprocess("outbox", "add", *INVOICE_ARGS, "--attach", path,
-                          env=delivery.vault_env, timeout=20)
+    result = delivery.cli.subprocess(
+        "outbox", "add", *INVOICE_ARGS, "--attach", path, env=delivery.vault_env, timeout=20
+    )
 
     assert result.code == 1
     assert f"Error: --attach {path}: {expected}" in one_error_line(result.stderr)

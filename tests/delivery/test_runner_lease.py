@@ -30,8 +30,14 @@ def test_jobs_of_a_batch_whose_claim_passed_to_another_runner_are_left_to_it(
     url = blank_delivery.cli.env["SMTPCFG_STORE"]
     store = open_store(url, create=False)
     for n in range(5):
-        enqueue(store, purpose="notification", settings="primary", to=["a@customer.example"],
-                subject=f"Notice {n}", body="Hello.")
+        enqueue(
+            store,
+            purpose="notification",
+            settings="primary",
+            to=["a@customer.example"],
+            subject=f"Notice {n}",
+            body="Hello.",
+        )
     taken: list[Job] = []
 
     def runner_b_claims_while_a_is_busy(summary: RunSummary) -> None:
@@ -42,9 +48,13 @@ def test_jobs_of_a_batch_whose_claim_passed_to_another_runner_are_left_to_it(
         taken.extend(other.claim("B", 10, 60.0))
         other.close()
 
-    runner = Runner(store, Sender(no_vault, ca_file=blank_delivery.ca_file, timeout=10),
-                    RunnerOptions("A", once=True, lease_seconds=1.0, retry_base_delay=0),
-                    EventLog(stream=io.StringIO()), progress=runner_b_claims_while_a_is_busy)
+    runner = Runner(
+        store,
+        Sender(no_vault, ca_file=blank_delivery.ca_file, timeout=10),
+        RunnerOptions("A", once=True, lease_seconds=1.0, retry_base_delay=0),
+        EventLog(stream=io.StringIO()),
+        progress=runner_b_claims_while_a_is_busy,
+    )
     summary = runner.run()
 
     assert [job.id for job in taken] == [2, 3, 4, 5]

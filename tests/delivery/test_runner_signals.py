@@ -13,9 +13,18 @@ from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SmtpSink
 
 
 def reset_email(delivery: Delivery, name: str) -> int:
-    return delivery.add("--purpose", "password-reset", "--settings", "primary",
-                        "--to", f"{name}@customer.example", "--subject", f"Reset for {name}",
-                        "--body", "Use the link.")
+    return delivery.add(
+        "--purpose",
+        "password-reset",
+        "--settings",
+        "primary",
+        "--to",
+        f"{name}@customer.example",
+        "--subject",
+        f"Reset for {name}",
+        "--body",
+        "Use the link.",
+    )
 
 
 def stop(runner: subprocess.Popen[str]) -> int:
@@ -37,10 +46,12 @@ def test_an_apply_while_the_runner_runs_is_used_from_the_next_message_on(
     reset_email(delivery, "second")
     wait_for(lambda: smtp_server.held == 1, "the second message to be in flight")
 
-    moved = smtp_server_factory(tls=True, username=SERVER_USERNAME, password=SERVER_PASSWORD,
-                                auth_required=True)
-    delivery.apply(moved, settings_spec={"from": {"name": "Acme Accounts",
-                                                  "address": "accounts@acme.example"}})
+    moved = smtp_server_factory(
+        tls=True, username=SERVER_USERNAME, password=SERVER_PASSWORD, auth_required=True
+    )
+    delivery.apply(
+        moved, settings_spec={"from": {"name": "Acme Accounts", "address": "accounts@acme.example"}}
+    )
     third = reset_email(delivery, "third")
     smtp_server.release()
     wait_for(lambda: len(moved.messages) == 1, "the third message, at the new server")
@@ -64,8 +75,14 @@ def test_sigterm_mid_drain_finishes_the_message_in_flight_and_loses_no_job(
     store = open_store(delivery.cli.env["SMTPCFG_STORE"], create=False)
     try:
         queued = [
-            enqueue(store, purpose="notification", settings="primary",
-                    to=[f"user{n}@customer.example"], subject=f"Notice {n}", body="Hello.")
+            enqueue(
+                store,
+                purpose="notification",
+                settings="primary",
+                to=[f"user{n}@customer.example"],
+                subject=f"Notice {n}",
+                body="Hello.",
+            )
             for n in range(count)
         ]
     finally:

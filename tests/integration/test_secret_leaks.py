@@ -19,8 +19,12 @@ def test_reconciler_never_writes_the_password(
     openbao.write(path, {"password": password})
     documents = [
         user("ops"),
-        settings("primary", username="mailer", notifyUser="ops",
-                 password=vault_password(f"secret/{path}")),
+        settings(
+            "primary",
+            username="mailer",
+            notifyUser="ops",
+            password=vault_password(f"secret/{path}"),
+        ),
         template("invoice", "primary", subject="Invoice ${invoice}"),
     ]
     write_manifests(tmp_path / "m.yaml", documents)

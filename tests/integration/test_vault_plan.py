@@ -33,8 +33,12 @@ def test_plan_checks_references_and_records_the_version(
     result = cli("plan", "-f", "m.yaml", "--format", "json", env=openbao.env())
     assert result.code == 0, result.output
     assert json.loads(result.stdout)["secrets"] == [
-        {"resource": "SmtpSettings/primary", "reference": f"vault {secret_path}#password",
-         "version": 1, "recordedVersion": None}
+        {
+            "resource": "SmtpSettings/primary",
+            "reference": f"vault {secret_path}#password",
+            "version": 1,
+            "recordedVersion": None,
+        }
     ]
     assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
     entry = json.loads(cli("history", "-o", "json").stdout)[0]
@@ -59,19 +63,25 @@ def test_each_distinct_reference_is_read_once_per_plan(
 def test_unreadable_references_name_file_line_and_resource(
     cli: Cli, tmp_path: Path, openbao: OpenBao, secret_path: str, store_url: str
 ) -> None:
-    write_manifests(tmp_path / "m.yaml", [
-        mailer("good", secret_path),
-        mailer("no-path", "secret/smtp/does-not-exist"),
-        mailer("no-key", secret_path, key="nope"),
-        mailer("data-path", secret_path.replace("secret/", "secret/data/")),
-    ])
+    write_manifests(
+        tmp_path / "m.yaml",
+        [
+            mailer("good", secret_path),
+            mailer("no-path", "secret/smtp/does-not-exist"),
+            mailer("no-key", secret_path, key="nope"),
+            mailer("data-path", secret_path.replace("secret/", "secret/data/")),
+        ],
+    )
     result = cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env())
     assert result.code == 1
     lines = result.stderr.splitlines()
     assert lines[-1] == "Error: 3 problems with Vault references; nothing was applied"
     by_resource = {line.split(": ")[1]: line for line in lines[:-1]}
-    assert set(by_resource) == {"SmtpSettings/no-path", "SmtpSettings/no-key",
-                                "SmtpSettings/data-path"}
+    assert set(by_resource) == {
+        "SmtpSettings/no-path",
+        "SmtpSettings/no-key",
+        "SmtpSettings/data-path",
+    }
     assert by_resource["SmtpSettings/no-key"].startswith("m.yaml:")
     assert ": spec.password: vault " in by_resource["SmtpSettings/no-key"]
     assert "no key 'nope'" in by_resource["SmtpSettings/no-key"]
@@ -87,7 +97,8 @@ def test_vault_down_and_permission_denied_are_plain_errors(
     assert down.code == 1
     assert f"cannot reach Vault at {unreachable_vault}" in down.stderr
     denied_token = openbao.token_with_policy(
-        'path "secret/data/other/*" { capabilities = ["read"] }')
+        'path "secret/data/other/*" { capabilities = ["read"] }'
+    )
     denied = cli("plan", "-f", "m.yaml", env=openbao.env(token=denied_token))
     assert denied.code == 1
     assert "permission denied" in denied.stderr
@@ -108,14 +119,17 @@ def test_changed_reference_and_rotation(
     write_manifests(tmp_path / "m.yaml", [mailer("a", secret_path), mailer("b", secret_path)])
     assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
     openbao.write(secret_path.removeprefix("secret/"), {"password": "rotated"})
-    write_manifests(tmp_path / "m.yaml",
-                    [mailer("a", secret_path), mailer("b", f"secret/{other}")])
+    write_manifests(tmp_path / "m.yaml", [mailer("a", secret_path), mailer("b", f"secret/{other}")])
     result = cli("plan", "-f", "m.yaml", "--detailed-exitcode", env=openbao.env())
     assert result.code == 2, result.output
-    assert (f"~ spec.password: vault {secret_path}#password → vault secret/{other}#password"
-            in result.stdout)
-    assert (f"Note: SmtpSettings/a: vault {secret_path}#password was rotated in Vault since the"
-            " last apply (version 1 → 2)") in result.stdout
+    assert (
+        f"~ spec.password: vault {secret_path}#password → vault secret/{other}#password"
+        in result.stdout
+    )
+    assert (
+        f"Note: SmtpSettings/a: vault {secret_path}#password was rotated in Vault since the"
+        " last apply (version 1 → 2)"
+    ) in result.stdout
     assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
     after = cli("plan", "-f", "m.yaml", "--detailed-exitcode", env=openbao.env())
     assert after.code == 0 and "Note:" not in after.stdout
@@ -147,8 +161,14 @@ def test_no_vault_or_database_driver_is_imported_unless_needed(
         "bad = [m for m in sys.modules if m.split('.')[0] in ('hvac', 'requests', 'psycopg')]\n"
         "print(bad)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=sqlite_cli.env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=sqlite_cli.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
@@ -176,5 +196,8 @@ def test_apply_records_a_rotation_without_other_changes(
     assert history[-1]["changes"] == [] and history[-1]["secrets"][0]["version"] == 2
     after = cli("plan", "-f", "m.yaml", env=openbao.env())
     assert "Note:" not in after.stdout
-    assert cli("apply", "-f", "m.yaml", "--auto-approve",
-               env=openbao.env()).stdout.strip().endswith("Nothing to apply.")
+    assert (
+        cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env())
+        .stdout.strip()
+        .endswith("Nothing to apply.")
+    )

@@ -149,29 +149,47 @@ BAD_INPUTS = [
 ]
 # Line breaks in header values, each field that ends up in a mail header.
 HEADER_FIELDS = [
-    ("crlf-from-name",
-     VALID_SETTINGS.replace("    address:", '    name: "Bill\\r\\nBcc: x@evil.test"\n    address:'),
-     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: contains the line break "
-     r"U\+000D \(CARRIAGE RETURN\) at character 5: a mail header must be one line"),
-    ("lf-subject", "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
-     'spec: {smtpSettings: primary, subject: "Hi\\nBcc: x@evil.test"}\n---\n' + VALID_SETTINGS,
-     r"m\.yaml:4:31: EmailTemplate/t: spec\.subject: contains the line break "
-     r"U\+000A \(LINE FEED\) at character 3: a mail header must be one line"),
-    ("vt-settings-from-name",
-     VALID_SETTINGS.replace("    address:", '    name: "Bill\\vBcc"\n    address:'),
-     r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: contains the line break "
-     r"U\+000B \(LINE TABULATION\) at character 5: a mail header must be one line"),
-    ("nel-template-from-name", "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
-     'spec: {smtpSettings: primary, from: {name: "A\\NB"}}\n---\n' + VALID_SETTINGS,
-     r"m\.yaml:4:38: EmailTemplate/t: spec\.from\.name: contains the line break "
-     r"U\+0085 \(NEXT LINE\) at character 2: a mail header must be one line"),
-    ("ls-display-name", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
-     'spec: {email: u@example.com, displayName: "A\\LB"}\n',
-     r"m\.yaml:4:30: User/u: spec\.displayName: contains the line "
-     r"break U\+2028 \(LINE SEPARATOR\) at character 2: a mail header must be one line"),
-    ("lf-email", "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
-     'spec: {email: "u@example.com\\nBcc: x@evil.test"}\n',
-     r"m\.yaml:4:8: User/u: spec\.email: contains the line break U\+000A.+"),
+    (
+        "crlf-from-name",
+        VALID_SETTINGS.replace(
+            "    address:", '    name: "Bill\\r\\nBcc: x@evil.test"\n    address:'
+        ),
+        r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: contains the line break "
+        r"U\+000D \(CARRIAGE RETURN\) at character 5: a mail header must be one line",
+    ),
+    (
+        "lf-subject",
+        "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
+        'spec: {smtpSettings: primary, subject: "Hi\\nBcc: x@evil.test"}\n---\n' + VALID_SETTINGS,
+        r"m\.yaml:4:31: EmailTemplate/t: spec\.subject: contains the line break "
+        r"U\+000A \(LINE FEED\) at character 3: a mail header must be one line",
+    ),
+    (
+        "vt-settings-from-name",
+        VALID_SETTINGS.replace("    address:", '    name: "Bill\\vBcc"\n    address:'),
+        r"m\.yaml:9:5: SmtpSettings/primary: spec\.from\.name: contains the line break "
+        r"U\+000B \(LINE TABULATION\) at character 5: a mail header must be one line",
+    ),
+    (
+        "nel-template-from-name",
+        "apiVersion: smtpcfg/v1\nkind: EmailTemplate\nmetadata: {name: t}\n"
+        'spec: {smtpSettings: primary, from: {name: "A\\NB"}}\n---\n' + VALID_SETTINGS,
+        r"m\.yaml:4:38: EmailTemplate/t: spec\.from\.name: contains the line break "
+        r"U\+0085 \(NEXT LINE\) at character 2: a mail header must be one line",
+    ),
+    (
+        "ls-display-name",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+        'spec: {email: u@example.com, displayName: "A\\LB"}\n',
+        r"m\.yaml:4:30: User/u: spec\.displayName: contains the line "
+        r"break U\+2028 \(LINE SEPARATOR\) at character 2: a mail header must be one line",
+    ),
+    (
+        "lf-email",
+        "apiVersion: smtpcfg/v1\nkind: User\nmetadata: {name: u}\n"
+        'spec: {email: "u@example.com\\nBcc: x@evil.test"}\n',
+        r"m\.yaml:4:8: User/u: spec\.email: contains the line break U\+000A.+",
+    ),
 ]
 CASES = BAD_INPUTS + HEADER_FIELDS
 

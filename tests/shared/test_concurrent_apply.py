@@ -24,8 +24,10 @@ def test_concurrent_applies_never_interleave(cli: Cli, tmp_path: Path) -> None:
         "b": {name: 2600 for name in names[:100]},  # b also deletes the last 50
     }
     for label, ports in desired.items():
-        write_manifests(tmp_path / f"{label}.yaml",
-                        [user("ops"), *(settings(n, port=p) for n, p in ports.items())])
+        write_manifests(
+            tmp_path / f"{label}.yaml",
+            [user("ops"), *(settings(n, port=p) for n, p in ports.items())],
+        )
     seed = [user("ops"), *(settings(n, port=25) for n in names)]
     write_manifests(tmp_path / "seed.yaml", seed)
     for _ in range(3):
@@ -33,14 +35,30 @@ def test_concurrent_applies_never_interleave(cli: Cli, tmp_path: Path) -> None:
         before = len(json.loads(cli("history", "-o", "json").stdout))
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "reconciler", "apply", "-f", f"{label}.yaml",
-                 "--auto-approve", "--force", "--actor", label],
-                cwd=tmp_path, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "reconciler",
+                    "apply",
+                    "-f",
+                    f"{label}.yaml",
+                    "--auto-approve",
+                    "--force",
+                    "--actor",
+                    label,
+                ],
+                cwd=tmp_path,
+                env=cli.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for label in desired
         ]
-        outcomes = {label: (*p.communicate(timeout=120), p.returncode)
-                    for label, p in zip(desired, processes, strict=True)}
+        outcomes = {
+            label: (*p.communicate(timeout=120), p.returncode)
+            for label, p in zip(desired, processes, strict=True)
+        }
         winners = [label for label, (_, _, code) in outcomes.items() if code == 0]
         for _, stderr, code in outcomes.values():
             if code != 0:

@@ -33,14 +33,21 @@ def shared(tmp_path: Path, plain_smtp_server: SmtpSink) -> Iterator[tuple[Cli, s
         env = clean_environment(home)
         env["SMTPCFG_STORE"] = url
         cli = Cli(tmp_path, env)
-        write_manifests(tmp_path / "m.yaml", [settings(
-            "relay", host="127.0.0.1", port=plain_smtp_server.port)])
+        write_manifests(
+            tmp_path / "m.yaml", [settings("relay", host="127.0.0.1", port=plain_smtp_server.port)]
+        )
         assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
         store = open_store(url, create=True)
         try:
             for number in range(JOBS):
-                enqueue(store, purpose="notification", settings="relay",
-                        to=[f"user{number}@example.com"], subject=f"job-{number}", body=".")
+                enqueue(
+                    store,
+                    purpose="notification",
+                    settings="relay",
+                    to=[f"user{number}@example.com"],
+                    subject=f"job-{number}",
+                    body=".",
+                )
         finally:
             store.close()
         yield cli, url
@@ -49,9 +56,25 @@ def shared(tmp_path: Path, plain_smtp_server: SmtpSink) -> Iterator[tuple[Cli, s
 def _runners(cli: Cli) -> list[subprocess.Popen[bytes]]:
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "deliver", "--poll-interval", "0.2",
-             "--lease", str(LEASE_SECONDS), "--batch-size", "10", "--runner-id", f"r{n}"],
-            cwd=cli.cwd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "deliver",
+                "--poll-interval",
+                "0.2",
+                "--lease",
+                str(LEASE_SECONDS),
+                "--batch-size",
+                "10",
+                "--runner-id",
+                f"r{n}",
+            ],
+            cwd=cli.cwd,
+            env=cli.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for n in range(RUNNERS)
     ]
 

@@ -41,8 +41,9 @@ class Cli:
         self.cwd = cwd
         self.env = dict(env)
 
-    def __call__(self, *args: str | Path, input: str | None = None,
-                 env: Mapping[str, str] | None = None) -> Result:
+    def __call__(
+        self, *args: str | Path, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> Result:
         from click.testing import CliRunner
 
         from reconciler.cli.main import run
@@ -50,9 +51,12 @@ class Cli:
         environment = {**self.env, **(env or {})}
         # Variables of this process the command must not see, as in a fresh process.
         unset: dict[str, str | None] = {key: None for key in os.environ if key not in environment}
-        with _inside(self.cwd), CliRunner().isolation(
-            input=input if input is not None else "", env={**unset, **environment}
-        ) as (stdout, stderr, _):
+        with (
+            _inside(self.cwd),
+            CliRunner().isolation(
+                input=input if input is not None else "", env={**unset, **environment}
+            ) as (stdout, stderr, _),
+        ):
             try:
                 code = run([str(arg) for arg in args])
             except SystemExit as exit_:
@@ -65,8 +69,13 @@ class Cli:
                 sys.stderr.flush()
         return Result(code, stdout.getvalue().decode(), stderr.getvalue().decode())
 
-    def subprocess(self, *args: str | Path, input: str | None = None,
-                   env: Mapping[str, str] | None = None, timeout: float = 120) -> Result:
+    def subprocess(
+        self,
+        *args: str | Path,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 120,
+    ) -> Result:
         completed = subprocess.run(
             [sys.executable, "-m", "reconciler", *map(str, args)],
             cwd=self.cwd,
@@ -85,8 +94,9 @@ def _inside(folder: Path) -> Iterator[None]:
     """Run in `folder`, and leave the process's signal handlers as they were: `deliver`
     installs its own for SIGTERM and SIGINT."""
     saved_cwd = os.getcwd()
-    saved_handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM,
-                                                                      signal.SIGINT)}
+    saved_handlers = {
+        number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)
+    }
     os.chdir(folder)
     try:
         yield

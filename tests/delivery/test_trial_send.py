@@ -107,12 +107,18 @@ def test_authentication_rejected(delivery: Delivery, smtp_server: SmtpSink) -> N
 @pytest.mark.parametrize(
     ("stage", "reply", "expected"),
     [
-        ("mail", "553 5.7.1 Sender address not allowed",
-         "sender refused: {server} refused the sender <billing@acme.example>: "
-         "553 5.7.1 Sender address not allowed"),
-        ("rcpt", "550 5.1.1 No such user here",
-         "recipient refused: {server} refused the recipients: <nobody@acme.example> "
-         "550 5.1.1 No such user here"),
+        (
+            "mail",
+            "553 5.7.1 Sender address not allowed",
+            "sender refused: {server} refused the sender <billing@acme.example>: "
+            "553 5.7.1 Sender address not allowed",
+        ),
+        (
+            "rcpt",
+            "550 5.1.1 No such user here",
+            "recipient refused: {server} refused the recipients: <nobody@acme.example> "
+            "550 5.1.1 No such user here",
+        ),
     ],
 )
 def test_sender_or_recipient_refused(
