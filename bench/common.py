@@ -25,7 +25,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 #: Variables that would change what the CLI does (CI detection, a store, Vault).
-_DROPPED = ("SMTPCFG_", "VAULT_", "BAO_", "GITHUB_", "CI_", "BUILD", "NO_COLOR")
+#: Variables a measured process must not inherit; COVERAGE_ ones would trace it (slower,
+#: and importing sqlite3 for coverage's data file) when the tests run under coverage.
+_DROPPED = ("SMTPCFG_", "VAULT_", "BAO_", "GITHUB_", "CI_", "BUILD", "NO_COLOR", "COVERAGE_")
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
