@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import Duration, F, KeyValue, store_option, vault_auth_option
+from reconciler.cli.options import (
+    Duration,
+    F,
+    KeyValue,
+    output_format_option,
+    store_option,
+    vault_auth_option,
+)
 from reconciler.cli.output import echo_table
 from reconciler.delivery.options import SMTP_TIMEOUT, RunnerOptions
 from reconciler.store.jobs import PURPOSES, STATUSES
@@ -100,14 +107,7 @@ def outbox_add(
 @store_option
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--account", metavar="ID")
-@click.option(
-    "-o",
-    "--output",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@output_format_option("table", "json")
 def outbox_list(
     store_url: str, status: str | None, account: str | None, output_format: str
 ) -> None:
@@ -154,14 +154,7 @@ def outbox_list(
 @outbox.command("show")
 @click.argument("job_id", type=int)
 @store_option
-@click.option(
-    "-o",
-    "--output",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@output_format_option("text", "json")
 @click.option(
     "--save-attachments",
     metavar="DIR",

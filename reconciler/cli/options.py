@@ -162,3 +162,15 @@ class KeyValue(_KeyValueType):
                 param_hint=param.opts[0] if param else None,
             )
         return key, text
+
+
+def output_format_option(*formats: str) -> Callable[[F], F]:
+    """`-o/--output FORMAT`, one of `formats`, the first by default."""
+    return click.option(
+        "-o",
+        "--output",
+        "output_format",
+        type=click.Choice(list(formats)),
+        default=formats[0],
+        show_default=True,
+    )

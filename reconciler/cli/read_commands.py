@@ -7,7 +7,12 @@ from typing import Any
 
 import click
 
-from reconciler.cli.options import filter_scope_option, owning_scope_option, store_option
+from reconciler.cli.options import (
+    filter_scope_option,
+    output_format_option,
+    owning_scope_option,
+    store_option,
+)
 from reconciler.cli.output import echo_table
 from reconciler.errors import SmtpcfgError
 from reconciler.kinds import KINDS, by_alias, by_name
@@ -28,14 +33,7 @@ def _kind(ctx: click.Context, param: click.Parameter, text: str | None) -> str |
 @click.argument("name", required=False)
 @store_option
 @filter_scope_option
-@click.option(
-    "-o",
-    "--output",
-    "output_format",
-    type=click.Choice(["table", "yaml", "json"]),
-    default="table",
-    show_default=True,
-)
+@output_format_option("table", "yaml", "json")
 def get(
     kind: str | None, name: str | None, store_url: str, scope: str | None, output_format: str
 ) -> None:
@@ -117,14 +115,7 @@ def export(store_url: str, scope: str, output: str | None) -> None:
 @click.command()
 @store_option
 @filter_scope_option
-@click.option(
-    "-o",
-    "--output",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@output_format_option("table", "json")
 def history(store_url: str, scope: str | None, output_format: str) -> None:
     """Show the audit log: every apply, who made it, from which source, what changed.
 
