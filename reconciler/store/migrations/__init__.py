@@ -29,10 +29,6 @@ def migrations(dialect: str) -> list[Migration]:
     return found
 
 
-def latest_version(dialect: str) -> int:
-    return migrations(dialect)[-1].version
-
-
 def pending(dialect: str, applied: set[int], url: str) -> list[Migration]:
     """The migrations a store that has had `applied` still needs, in order.
 
