@@ -10,6 +10,7 @@ import click
 
 from reconciler.cli.options import (
     F,
+    actor_option,
     manifests_option,
     owning_scope_option,
     plan_key_option,
@@ -164,11 +165,7 @@ def plan(
 @store_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety threshold.")
-@click.option(
-    "--actor",
-    metavar="NAME",
-    help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
-)
+@actor_option("applies")
 @_threshold_option
 @_source_option
 @plan_key_option

@@ -20,8 +20,9 @@ F = Callable[..., Any]
 if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supported, is not
     _DurationType = click.ParamType[float, Any]
     _KeyValueType = click.ParamType[tuple[str, str], Any]
+    _TimeBoundType = click.ParamType[str, Any]
 else:
-    _DurationType = _KeyValueType = click.ParamType
+    _DurationType = _KeyValueType = _TimeBoundType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -174,3 +175,43 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
         default=formats[0],
         show_default=True,
     )
+
+
+def actor_option(what: str) -> Callable[[F], F]:
+    """`--actor NAME`: who does it, for the audit (as `apply` records it)."""
+    return click.option(
+        "--actor",
+        metavar="NAME",
+        help=f"Who {what}, for the audit [default: $GITHUB_ACTOR and similar CI "
+        "variables, else the OS user].",
+    )
+
+
+class TimeBound(_TimeBoundType):
+    """A moment, as the store writes it: a duration ago (`24h`, `30m`, `7d`) or an ISO 8601
+    date or time (`2026-12-03`, `2026-12-03T09:00:00Z`; without a zone, UTC)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from datetime import UTC, datetime
+
+        from reconciler.timeutil import format_utc, utc_in
+
+        text = str(value).strip()
+        try:
+            return utc_in(-Duration().convert(text, param, ctx))
+        except click.BadParameter:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is neither a duration ago (24h, 7d) nor an ISO 8601 time "
+                "(2026-12-03, 2026-12-03T09:00:00Z)",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return format_utc(moment)

@@ -357,7 +357,8 @@ class Runner:
         *,
         outcome: str,
     ) -> Outcome:
-        attempt = job.attempts + 1
+        # Attempts made before an `outbox retry` are kept, but the budget starts afresh.
+        attempt = job.attempts + 1 - job.attempts_before_retry
         if temporary and attempt < self.options.max_attempts:
             return Outcome(
                 status="retrying",
@@ -368,7 +369,8 @@ class Runner:
                 retry_at=utc_in(self._backoff(attempt)),
             )
         if temporary:
-            reason = f"gave up after {attempt} attempts: {reason}"
+            since = " since it was retried by hand" if job.attempts_before_retry else ""
+            reason = f"gave up after {attempt} attempts{since}: {reason}"
         return Outcome(status="failed", outcome=outcome, code=code, reply=reply, failure=reason)
 
     def _backoff(self, attempt: int) -> float:
