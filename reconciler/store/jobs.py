@@ -146,6 +146,8 @@ class NewJob:
     account: str | None = None
     invoice: str | None = None
     attachments: list[StoredAttachment] = field(default_factory=list)
+    #: An HTML alternative of `body`, sent as multipart/alternative.
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class Job:
     #: Attempts made before the last `outbox retry`: they no longer count against the
     #: budget of --max-attempts.
     attempts_before_retry: int = 0
+    body_html: str | None = None
     attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
     #: SHA-256 of each attachment (None for one queued before checksums were kept).
     attachment_sha256: list[str | None] = field(default_factory=list)
@@ -325,6 +328,16 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class QueueStats:
+    """The outbox at a glance: jobs by status, how many are due now, and since when the
+    oldest of them is due (a store timestamp; None when none is)."""
+
+    counts: dict[str, int]
+    due: int
+    oldest_due_at: str | None
+
+
+@dataclass(frozen=True)
 class Pruned:
     """What `prune_attachments` removed (or, in a dry run, would remove)."""
 
@@ -376,6 +389,8 @@ class Outbox(Protocol):
         ...
 
     def operations(self, job_id: int) -> list[OperationRecord]: ...
+
+    def queue_stats(self) -> QueueStats: ...
 
     def job(self, job_id: int) -> Job | None: ...
 

@@ -23,6 +23,7 @@ from reconciler.store.jobs import (
     OperationRecord,
     Outcome,
     Pruned,
+    QueueStats,
     RecipientReply,
     StoredAttachment,
     check_operable,
@@ -55,8 +56,8 @@ class PostgresOutbox(GuardedMethods):
             row = self._db.execute(
                 "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
                 " subject, body, variables, account, invoice, status, next_attempt_at,"
-                " created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now())"
+                " created_at, updated_at, body_html)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now(), %s)"
                 " RETURNING id",
                 (
                     job.purpose,
@@ -68,6 +69,7 @@ class PostgresOutbox(GuardedMethods):
                     Jsonb(job.variables),
                     job.account,
                     job.invoice,
+                    job.body_html,
                 ),
             ).fetchone()
             assert row is not None
@@ -249,6 +251,18 @@ class PostgresOutbox(GuardedMethods):
                 ],
             )
         return before
+
+    def queue_stats(self) -> QueueStats:
+        counts: dict[str, int] = dict(
+            self._db.execute("SELECT status, COUNT(*) FROM outbox_jobs GROUP BY status").fetchall()
+        )
+        row = self._db.execute(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox_jobs"
+            " WHERE status = ANY(%s) AND next_attempt_at <= now()",
+            (list(PENDING),),
+        ).fetchone()
+        assert row is not None
+        return QueueStats(counts, row[0], format_utc(row[1]) if row[1] is not None else None)
 
     def operations(self, job_id: int) -> list[OperationRecord]:
         rows = self._db.execute(

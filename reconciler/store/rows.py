@@ -98,7 +98,7 @@ JOB_COLUMNS = (
     "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
     " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
     " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,"
-    " attachments_pruned_at, message_date, attempts_before_retry"
+    " attachments_pruned_at, message_date, attempts_before_retry, body_html"
 )
 _JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
@@ -136,6 +136,7 @@ def job_from_row(
         attachments_pruned_at,
         message_date,
         attempts_before_retry,
+        body_html,
     ) = values
     addresses = decode(recipients)
     return Job(
@@ -166,6 +167,7 @@ def job_from_row(
         attachments_pruned_at=attachments_pruned_at,
         message_date=message_date,
         attempts_before_retry=attempts_before_retry,
+        body_html=body_html,
     )
 
 

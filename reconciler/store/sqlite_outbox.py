@@ -21,6 +21,7 @@ from reconciler.store.jobs import (
     OperationRecord,
     Outcome,
     Pruned,
+    QueueStats,
     RecipientReply,
     StoredAttachment,
     check_operable,
@@ -49,7 +50,8 @@ class SqliteOutbox(GuardedMethods):
             cursor = self._db.execute(
                 "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
                 " subject, body, variables, account, invoice, status, next_attempt_at,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                " created_at, updated_at, body_html)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                 (
                     job.purpose,
                     job.settings,
@@ -63,6 +65,7 @@ class SqliteOutbox(GuardedMethods):
                     now,
                     now,
                     now,
+                    job.body_html,
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
@@ -253,6 +256,15 @@ class SqliteOutbox(GuardedMethods):
                     ),
                 )
         return before
+
+    def queue_stats(self) -> QueueStats:
+        counts = dict(self._db.execute("SELECT status, COUNT(*) FROM outbox_jobs GROUP BY status"))
+        due, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox_jobs"
+            " WHERE status IN (?, ?) AND next_attempt_at <= ?",
+            (*PENDING, utc_now()),
+        ).fetchone()
+        return QueueStats(counts, due, oldest)
 
     def operations(self, job_id: int) -> list[OperationRecord]:
         rows = self._db.execute(

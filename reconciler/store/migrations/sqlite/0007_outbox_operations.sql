@@ -2,6 +2,8 @@
 -- who, when and why. A retry gives the job a fresh attempt budget: the attempts made
 -- before it are kept (and numbered on) but no longer count against --max-attempts.
 ALTER TABLE outbox_jobs ADD COLUMN attempts_before_retry INTEGER NOT NULL DEFAULT 0;
+-- An HTML alternative of the body (the Max Size alert is text/plain + text/html).
+ALTER TABLE outbox_jobs ADD COLUMN body_html TEXT;
 
 CREATE TABLE outbox_operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
