@@ -13,6 +13,7 @@ from reconciler.cli.options import (
     Duration,
     F,
     KeyValue,
+    ListenAddress,
     TimeBound,
     actor_option,
     output_format_option,
@@ -483,6 +484,22 @@ def _smtp_client_options(function: F) -> F:
     help="Also prune the attachment bytes of jobs finished longer ago than this "
     "(as `outbox prune --older-than`), at start and hourly.",
 )
+@click.option(
+    "--metrics-addr",
+    "status_address",
+    type=ListenAddress(),
+    metavar="HOST:PORT",
+    help="Serve Prometheus /metrics, /healthz (the loop turns) and /readyz (the store and "
+    "Vault answer) on this address, e.g. 127.0.0.1:9464.",
+)
+@click.option(
+    "--readiness-interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often /readyz's checks ask the store and Vault (with --metrics-addr).",
+)
 def deliver(
     store_url: str,
     vault_auth: str | None,
@@ -497,6 +514,8 @@ def deliver(
     log_format: str,
     runner_id: str | None,
     prune_after: float | None,
+    status_address: tuple[str, int] | None,
+    readiness_interval: float,
 ) -> None:
     """Run the delivery runner: send queued emails with the settings in the store.
 
@@ -506,7 +525,7 @@ def deliver(
     \b
     Examples:
       smtpcfg deliver --once
-      smtpcfg deliver --log-format json
+      smtpcfg deliver --log-format json --metrics-addr 0.0.0.0:9464
     """
     from reconciler.delivery.service import default_runner_id, run_service
 
@@ -527,6 +546,8 @@ def deliver(
         ca_file=ca_file,
         timeout=timeout,
         log_format=log_format,
+        status_address=status_address,
+        readiness_interval=readiness_interval,
     )
     if once and summary.failed:
         sys.exit(1)

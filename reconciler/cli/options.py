@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supporte
     _DurationType = click.ParamType[float, Any]
     _KeyValueType = click.ParamType[tuple[str, str], Any]
     _TimeBoundType = click.ParamType[str, Any]
+    _ListenAddressType = click.ParamType[tuple[str, int], Any]
 else:
-    _DurationType = _KeyValueType = _TimeBoundType = click.ParamType
+    _DurationType = _KeyValueType = _TimeBoundType = _ListenAddressType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -215,3 +216,24 @@ class TimeBound(_TimeBoundType):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return format_utc(moment)
+
+
+class ListenAddress(_ListenAddressType):
+    """`HOST:PORT` to listen on: `127.0.0.1:9464`, `0.0.0.0:9464`, `[::1]:9464`."""
+
+    name = "host:port"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+)):(\d{1,5})", str(value))
+        port = int(match.group(3)) if match else -1
+        if match is None or port > 65535:
+            self.fail(
+                f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)",
+                param,
+                ctx,
+            )
+        return match.group(1) or match.group(2), port

@@ -1,4 +1,5 @@
-"""What a runner tells whoever watches it: each loop turn, each attempt, the queue.
+"""What a runner tells whoever watches it: each loop turn, each attempt, the queue
+(which the readiness checks read, see readiness.py).
 
 The runner calls an Observer; the default one keeps nothing and costs nothing, so a
 runner without `--metrics-addr` never loads prometheus_client (see metrics.py).
@@ -12,10 +13,7 @@ from reconciler.store.jobs import Job, Outcome, QueueStats
 
 
 class Observer:
-    """Records nothing. `wants_queue_stats`: whether the runner should read the queue's
-    counts for it at every loop turn (one aggregate query)."""
-
-    wants_queue_stats = False
+    """Records nothing but the time of the loop's last turn."""
 
     def __init__(self) -> None:
         self.last_turn = time.monotonic()

@@ -126,8 +126,6 @@ class Runner:
         try:
             while not self.stopping.requested:
                 self.observer.loop_turned()
-                if self.observer.wants_queue_stats:
-                    self.observer.queue(self.store.queue_stats())
                 self._prune_if_due()
                 jobs = self.store.claim(
                     options.runner_id, options.batch_size, options.lease_seconds
