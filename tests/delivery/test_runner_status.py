@@ -214,3 +214,17 @@ def test_a_taken_address_fails_at_once(delivery: Delivery) -> None:
 def test_unknown_paths_are_404(delivery: Delivery, runners: list[subprocess.Popen[str]]) -> None:
     port = start(delivery, runners)
     assert get(port, "/")[0] == 404
+
+
+def test_the_listener_takes_an_ipv6_address(
+    delivery: Delivery, runners: list[subprocess.Popen[str]]
+) -> None:
+    with socket.socket(socket.AF_INET6) as probe_socket:
+        probe_socket.bind(("::1", 0))
+        port = probe_socket.getsockname()[1]
+    runners.append(delivery.start_runner("--metrics-addr", f"[::1]:{port}"))
+    wait_for(lambda: "serving /metrics" in delivery.runner_log, "the listener")
+    assert f"http://[::1]:{port}" in delivery.runner_log
+    with socket.create_connection(("::1", port), timeout=5) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        assert connection.recv(64).startswith(b"HTTP/1.0 200")
