@@ -8,13 +8,27 @@ import socket
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.delivery.conftest import NOTIFY_ADDRESS, Delivery, manifests, wait_for
 from tests.delivery.status_probe import get, probe, sample, scrape
 from tests.support.cli import Cli
 from tests.support.openbao import OpenBao, start_openbao
 from tests.support.smtp import SmtpSink, free_port
+
+
+@pytest.fixture(autouse=True)
+def stopped_gently(runners: list[subprocess.Popen[str]]) -> Iterator[None]:
+    """Stop this module's runners with SIGTERM, as a supervisor does (and so that their
+    coverage is written), before the `runners` fixture kills what is left."""
+    yield
+    for runner in runners:
+        if runner.poll() is None:
+            runner.terminate()
+            runner.wait(timeout=30)
 
 
 def start(delivery: Delivery, runners: list[subprocess.Popen[str]], *extra: str) -> int:

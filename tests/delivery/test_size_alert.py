@@ -111,3 +111,25 @@ def test_the_server_size_alert_names_the_servers_limit_in_human_units(
     assert delivery.show(job)["manualDelivery"][-1].endswith(
         f'smtpcfg outbox resolve {job} --note "sent by hand to jane@customer.example"'
     )
+
+
+@manifests(settings_spec={"maxAttachmentSize": "1KiB"})
+def test_other_mail_over_max_size_is_named_by_its_job(
+    delivery: Delivery, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    job = delivery.add(
+        *("--purpose", "notification", "--settings", "primary", "--to", "ops@acme.example"),
+        *("--subject", "Report", "--body", "attached", "--attach"),
+        write(tmp_path / "report.csv", b"r" * 2048),
+    )
+
+    assert delivery.deliver_once().code == 0
+
+    alert = the_alert(smtp_server)
+    assert alert["Subject"] == (
+        f"Not delivered: outbox job {job} is too large to email (2 KiB, over the 1 KiB limit)"
+    )
+    text, _, _ = parts(alert)
+    assert f"Outbox job {job} was not emailed" in text
+    assert "It must be sent another way." in text
+    assert "Account:     -" in text

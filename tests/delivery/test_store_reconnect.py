@@ -76,3 +76,5 @@ def test_readyz_says_not_ready_while_postgresql_is_down_and_healthz_stays_ok(
     wait_for(lambda: probe(port, "/readyz")[0] == 200, "ready again", timeout=60)
     job = delivery.add_invoice()
     wait_for(lambda: delivery.show(job)["status"] == "sent", "the runner to send again", 60)
+    runners[-1].terminate()
+    assert runners[-1].wait(timeout=30) == 0
