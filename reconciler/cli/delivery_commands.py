@@ -3,9 +3,11 @@ deliver, test-email."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +25,7 @@ from reconciler.cli.options import (
 from reconciler.cli.output import echo_csv, echo_table
 from reconciler.delivery.options import SMTP_TIMEOUT, RunnerOptions
 from reconciler.errors import SmtpcfgError
-from reconciler.store.jobs import PURPOSES, STATUSES
+from reconciler.store.jobs import PURPOSES, STATUSES, JobFilter
 from reconciler.store.open import existing_store
 
 
@@ -112,7 +114,24 @@ def outbox_add(
 
 
 def _job_filter_options(function: F) -> F:
-    """Which jobs: by status, purpose, account, invoice and the time of their last change."""
+    """Which jobs: by status, purpose, account, invoice and the time of their last change;
+    the command gets them as one `selection: JobFilter`."""
+
+    @functools.wraps(function)
+    def with_selection(
+        *args: Any,
+        statuses: tuple[str, ...],
+        purposes: tuple[str, ...],
+        account: str | None,
+        invoice: str | None,
+        since: str | None,
+        until: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        selection = JobFilter(statuses, purposes, account, invoice, since, until)
+        return function(*args, selection=selection, **kwargs)
+
+    command: F = with_selection
     for option in reversed(
         [
             click.option(
@@ -146,8 +165,8 @@ def _job_filter_options(function: F) -> F:
             ),
         ]
     ):
-        function = option(function)
-    return function
+        command = option(command)
+    return command
 
 
 #: `outbox list -o csv` columns: fields of the job's JSON, lists joined with `;`.
@@ -177,16 +196,7 @@ _CSV_FIELDS = (
 @store_option
 @_job_filter_options
 @output_format_option("table", "json", "csv")
-def outbox_list(
-    store_url: str,
-    statuses: tuple[str, ...],
-    purposes: tuple[str, ...],
-    account: str | None,
-    invoice: str | None,
-    since: str | None,
-    until: str | None,
-    output_format: str,
-) -> None:
+def outbox_list(store_url: str, selection: JobFilter, output_format: str) -> None:
     """List outbox jobs, oldest first.
 
     \b
@@ -194,10 +204,8 @@ def outbox_list(
       smtpcfg outbox list --account A-1001 -o json
       smtpcfg outbox list --status failed --purpose invoice --since 24h -o csv
     """
-    from reconciler.store.jobs import JobFilter
-
     with existing_store(store_url) as store:
-        jobs = store.jobs(JobFilter(statuses, purposes, account, invoice, since, until))
+        jobs = store.jobs(selection)
     if output_format == "json":
         click.echo(json.dumps([job.to_json() for job in jobs], indent=2, ensure_ascii=False))
         return
@@ -319,12 +327,7 @@ def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
 def outbox_retry(
     job_ids: tuple[int, ...],
     store_url: str,
-    statuses: tuple[str, ...],
-    purposes: tuple[str, ...],
-    account: str | None,
-    invoice: str | None,
-    since: str | None,
-    until: str | None,
+    selection: JobFilter,
     reason: str,
     actor: str | None,
     yes: bool,
@@ -341,15 +344,13 @@ def outbox_retry(
       smtpcfg outbox retry --status failed --since 24h --purpose invoice --yes
     """
     from reconciler.delivery.outbox_operations import matching_ids
-    from reconciler.store.jobs import JobFilter
 
-    filters = bool(statuses or purposes or account or invoice or since or until)
-    if job_ids and filters:
+    if job_ids and selection != JobFilter():
         raise click.UsageError("give job ids or filters (--status ...), not both")
     if not job_ids:
-        if not statuses:
+        if not selection.statuses:
             raise click.UsageError("give job ids, or --status failed (with any filters)")
-        ids = matching_ids(store_url, JobFilter(statuses, purposes, account, invoice, since, until))
+        ids = matching_ids(store_url, selection)
         if not ids:
             click.echo("No job matches; nothing was retried.")
             return

@@ -31,6 +31,16 @@ def stopped_gently(runners: list[subprocess.Popen[str]]) -> Iterator[None]:
             runner.wait(timeout=30)
 
 
+@pytest.fixture
+def sqlite_delivery(
+    openbao: OpenBao, smtp_ca_file: str, sqlite_cli: Cli, smtp_server: SmtpSink
+) -> Delivery:
+    """`delivery` on a SQLite store only: for faults of the file (a lock, a rename)."""
+    delivery = Delivery(sqlite_cli, openbao, smtp_ca_file, sqlite_cli.cwd)
+    delivery.apply(smtp_server)
+    return delivery
+
+
 def start(delivery: Delivery, runners: list[subprocess.Popen[str]], *extra: str) -> int:
     """A runner serving its status on a free port; the port, once it answers."""
     port = free_port()
@@ -137,14 +147,9 @@ def test_a_vault_error_is_counted_by_reason(
 
 
 def test_readyz_follows_the_store(
-    openbao: OpenBao,
-    smtp_ca_file: str,
-    sqlite_cli: Cli,
-    smtp_server: SmtpSink,
-    runners: list[subprocess.Popen[str]],
+    sqlite_delivery: Delivery, sqlite_cli: Cli, runners: list[subprocess.Popen[str]]
 ) -> None:
-    delivery = Delivery(sqlite_cli, openbao, smtp_ca_file, sqlite_cli.cwd)
-    delivery.apply(smtp_server)
+    delivery = sqlite_delivery
     port = start(delivery, runners)
     wait_for(lambda: probe(port, "/readyz")[0] == 200, "ready")
     path = Path(sqlite_cli.env["SMTPCFG_STORE"].removeprefix("sqlite:///"))
@@ -188,14 +193,9 @@ def test_readyz_follows_vault(
 
 
 def test_healthz_reports_a_loop_stuck_longer_than_a_lease(
-    openbao: OpenBao,
-    smtp_ca_file: str,
-    sqlite_cli: Cli,
-    smtp_server: SmtpSink,
-    runners: list[subprocess.Popen[str]],
+    sqlite_delivery: Delivery, sqlite_cli: Cli, runners: list[subprocess.Popen[str]]
 ) -> None:
-    delivery = Delivery(sqlite_cli, openbao, smtp_ca_file, sqlite_cli.cwd)
-    delivery.apply(smtp_server)
+    delivery = sqlite_delivery
     port = start(delivery, runners, "--lease", "1")
     assert probe(port, "/healthz")[1]["stuckAfterSeconds"] == 1.1
     path = sqlite_cli.env["SMTPCFG_STORE"].removeprefix("sqlite:///")
