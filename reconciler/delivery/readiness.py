@@ -69,8 +69,9 @@ class Readiness:
             with existing_store(self.store_url) as store:
                 settings = store.resources("SmtpSettings")
                 stats = store.queue_stats()
-        except SmtpcfgError as error:
-            self.store = Check(False, time.monotonic(), str(error))
+        except Exception as error:  # whatever it is, the store did not answer; go on checking
+            detail = str(error) if isinstance(error, SmtpcfgError) else repr(error)
+            self.store = Check(False, time.monotonic(), detail)
             return
         self.store = Check(True, time.monotonic())
         self.on_queue(stats)
