@@ -4,38 +4,16 @@ no flags but --schemafile, on every example (split one document per file first).
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.check_jsonschema import check_jsonschema
 from tests.support.manifests import settings, user, write_manifests
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST_SCHEMA = REPO / "schemas" / "manifest.schema.json"
 EXAMPLES = sorted(p for p in (REPO / "examples").glob("*.yaml"))
-CHECK_JSONSCHEMA = str(Path(sys.executable).parent / "check-jsonschema")
-
-
-def check_jsonschema(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema with every network request failing at once, and its own empty
-    cache: a schema it could only resolve online fails here."""
-    offline = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(cwd),
-        "XDG_CACHE_HOME": str(cwd / "cache"),
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-    }
-    return subprocess.run(
-        [CHECK_JSONSCHEMA, *map(str, args)],
-        cwd=cwd,
-        env=offline,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def split_documents(manifest: Path, into: Path) -> list[Path]:
