@@ -174,3 +174,55 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
         default=formats[0],
         show_default=True,
     )
+
+
+def probe_options(prefix: str) -> Callable[[F], F]:
+    """How a probe connects: `--timeout`, `--ca-file`, `--parallel`, `--expiry-days` on
+    `probe`; the same with `prefix` (`--probe-timeout`, ...) on `plan`. They reach the
+    command as `probe_timeout`, `probe_ca_file`, `probe_parallel`, `probe_expiry_days`."""
+    from reconciler.delivery.options import (
+        CERTIFICATE_EXPIRY_DAYS,
+        PROBE_PARALLEL,
+        PROBE_TIMEOUT,
+    )
+
+    def decorate(function: F) -> F:
+        for option in (
+            click.option(
+                f"--{prefix}expiry-days",
+                "probe_expiry_days",
+                type=click.IntRange(0),
+                default=CERTIFICATE_EXPIRY_DAYS,
+                show_default=True,
+                metavar="DAYS",
+                help="Warn when a server's certificate expires within this many days.",
+            ),
+            click.option(
+                f"--{prefix}parallel",
+                "probe_parallel",
+                type=click.IntRange(1, 64),
+                default=PROBE_PARALLEL,
+                show_default=True,
+                metavar="N",
+                help="Servers probed at once.",
+            ),
+            click.option(
+                f"--{prefix}ca-file",
+                "probe_ca_file",
+                type=click.Path(exists=True, dir_okay=False),
+                help="CA certificates to verify SMTP servers with [default: system store].",
+            ),
+            click.option(
+                f"--{prefix}timeout",
+                "probe_timeout",
+                type=click.FloatRange(0.1),
+                default=PROBE_TIMEOUT,
+                show_default=True,
+                metavar="SECONDS",
+                help="Bounds connecting with the greeting, and each whole reply.",
+            ),
+        ):
+            function = option(function)
+        return function
+
+    return decorate

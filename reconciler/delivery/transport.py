@@ -117,7 +117,7 @@ class SessionRecord:
     `certificate` is the server's verified certificate as `getpeercert()` gives it.
     """
 
-    seconds: dict[SessionStep, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
     failed: SessionStep | None = None
     addresses: list[str] = field(default_factory=list)
     peer: str | None = None
