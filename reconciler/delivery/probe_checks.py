@@ -209,7 +209,7 @@ def _ehlo(seen: Observed, failed: ProbeStep | None) -> StepResult:
     shown = ", ".join(_capability(name, value) for name, value in record.features.items())
     before_tls = record.plaintext_features or {}
     if "auth" in before_tls:
-        mechanisms = before_tls["auth"].strip() or "AUTH"
+        mechanisms = " ".join(before_tls["auth"].split()) or "no mechanism named"
         return StepResult(
             "ehlo",
             "warning",
@@ -289,7 +289,7 @@ def _auth(seen: Observed, failed: ProbeStep | None) -> StepResult:
     if failed == "auth":
         return _result(seen, "auth", "error", str(seen.failure))
     if seen.record.auth_mechanism is None:
-        return _result(seen, "auth", "skipped", "not attempted")
+        return _result(seen, "auth", "skipped", "not attempted: an earlier step failed")
     return _result(seen, "auth", "ok", f"{seen.record.auth_mechanism} as {username}")
 
 
@@ -302,7 +302,7 @@ def _quit(seen: Observed, failed: ProbeStep | None) -> StepResult:
 
 
 def _capability(name: str, value: str) -> str:
-    return f"{name.upper()} {value}".strip()
+    return " ".join([name.upper(), *value.split()])
 
 
 def _names(certificate: dict[str, Any]) -> list[str]:

@@ -91,7 +91,7 @@ def probe_markdown(report: ProbeReport) -> str:
         if findings:
             lines.append("")
         lines.extend(
-            f"> **{f.level.capitalize()}:** {_code(str(result.key))} {f.step}: {_cell(f.message)}"
+            f"- **{f.level.capitalize()}:** {_code(str(result.key))} {f.step}: {_cell(f.message)}"
             for result, f in findings
         )
     return "\n".join(lines)
