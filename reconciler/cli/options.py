@@ -176,6 +176,33 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
     )
 
 
+def smtp_client_options(
+    *, timeout: float, timeout_help: str, prefix: str = "", dest: str = ""
+) -> Callable[[F], F]:
+    """`--timeout` and `--ca-file`: how a command connects to SMTP servers (deliver,
+    test-email and probe connect through the same code). `prefix` goes before the option
+    names, `dest` before the parameter names."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            f"--{prefix}timeout",
+            f"{dest}timeout",
+            type=click.FloatRange(0.1),
+            default=timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help=timeout_help,
+        )(function)
+        return click.option(
+            f"--{prefix}ca-file",
+            f"{dest}ca_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CA certificates to verify SMTP servers with [default: system store].",
+        )(function)
+
+    return decorate
+
+
 def probe_options(prefix: str) -> Callable[[F], F]:
     """How a probe connects: `--timeout`, `--ca-file`, `--parallel`, `--expiry-days` on
     `probe`; the same with `prefix` (`--probe-timeout`, ...) on `plan`. They reach the
@@ -187,42 +214,30 @@ def probe_options(prefix: str) -> Callable[[F], F]:
     )
 
     def decorate(function: F) -> F:
-        for option in (
-            click.option(
-                f"--{prefix}expiry-days",
-                "probe_expiry_days",
-                type=click.IntRange(0),
-                default=CERTIFICATE_EXPIRY_DAYS,
-                show_default=True,
-                metavar="DAYS",
-                help="Warn when a server's certificate expires within this many days.",
-            ),
-            click.option(
-                f"--{prefix}parallel",
-                "probe_parallel",
-                type=click.IntRange(1, 64),
-                default=PROBE_PARALLEL,
-                show_default=True,
-                metavar="N",
-                help="Servers probed at once.",
-            ),
-            click.option(
-                f"--{prefix}ca-file",
-                "probe_ca_file",
-                type=click.Path(exists=True, dir_okay=False),
-                help="CA certificates to verify SMTP servers with [default: system store].",
-            ),
-            click.option(
-                f"--{prefix}timeout",
-                "probe_timeout",
-                type=click.FloatRange(0.1),
-                default=PROBE_TIMEOUT,
-                show_default=True,
-                metavar="SECONDS",
-                help="Bounds connecting with the greeting, and each whole reply.",
-            ),
-        ):
-            function = option(function)
-        return function
+        function = click.option(
+            f"--{prefix}expiry-days",
+            "probe_expiry_days",
+            type=click.IntRange(0),
+            default=CERTIFICATE_EXPIRY_DAYS,
+            show_default=True,
+            metavar="DAYS",
+            help="Warn when a server's certificate expires within this many days.",
+        )(function)
+        function = click.option(
+            f"--{prefix}parallel",
+            "probe_parallel",
+            type=click.IntRange(1, 64),
+            default=PROBE_PARALLEL,
+            show_default=True,
+            metavar="N",
+            help="Servers probed at once.",
+        )(function)
+        connect = smtp_client_options(
+            timeout=PROBE_TIMEOUT,
+            timeout_help="Bounds connecting with the greeting, and each whole reply.",
+            prefix=prefix,
+            dest="probe_",
+        )
+        return connect(function)
 
     return decorate
