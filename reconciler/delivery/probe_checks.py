@@ -284,10 +284,10 @@ def _auth(seen: Observed, failed: ProbeStep | None) -> StepResult:
         return _result(
             seen, "auth", "error", f"the password could not be read: {seen.password_error}"
         )
-    if username is None:
-        return _result(seen, "auth", "skipped", "no username: no login")
     if failed == "auth":
         return _result(seen, "auth", "error", str(seen.failure))
+    if username is None:
+        return _result(seen, "auth", "skipped", "no username: no login")
     if seen.record.auth_mechanism is None:
         return _result(seen, "auth", "skipped", "not attempted: an earlier step failed")
     return _result(seen, "auth", "ok", f"{seen.record.auth_mechanism} as {username}")

@@ -233,17 +233,18 @@ class _Session(StreamingData, smtplib.SMTP):
         self, host: str = "localhost", port: int = 0, source_address: _SourceAddress | None = None
     ) -> tuple[int, bytes]:
         """smtplib's, but connecting and the greeting together take at most one timeout,
-        and the greeting is a step of its own in the record."""
+        and the greeting is a step of its own in the record. smtpcfg binds no source
+        address: `source_address` is not used."""
         self._connect_deadline = time.monotonic() + self.timeout
         try:
-            if source_address:
-                self.source_address = source_address
             sys.audit("smtplib.connect", self, host, port)
             self.sock = self._get_socket(host, port, self.timeout)
             self.file = None
             with self.record.timed("greeting"):
                 code, message = self.getreply()
             self.record.greeting = f"{code} {message.decode('utf-8', 'replace')}"
+            if code != 220 and self.record.failed is None:  # smtplib refuses it next
+                self.record.failed = "greeting"
             return code, message
         finally:
             self._connect_deadline = None
@@ -265,8 +266,6 @@ class _Session(StreamingData, smtplib.SMTP):
             sock = socket.socket(family, kind, proto)
             try:
                 sock.settimeout(max(self._deadline() - time.monotonic(), 0.001))
-                if self.source_address:
-                    sock.bind(self.source_address)
                 sock.connect(address)
             except OSError as exc:
                 sock.close()
@@ -338,10 +337,21 @@ class _Session(StreamingData, smtplib.SMTP):
         """smtplib's, recording the capabilities offered (before TLS, and those that count)."""
         with self.record.timed("ehlo"):
             reply = super().ehlo(name)
-        features = dict(self.esmtp_features)
-        if not isinstance(self.sock, ssl.SSLSocket):
-            self.record.plaintext_features = features
-        self.record.features = features
+        if reply[0] == 250:
+            features = dict(self.esmtp_features)
+            if not isinstance(self.sock, ssl.SSLSocket):
+                self.record.plaintext_features = features
+            self.record.features = features
+        return reply
+
+    def helo(self, name: str = "") -> tuple[int, bytes]:
+        """smtplib's, for servers that refuse EHLO: a refusal here ends the session."""
+        with self.record.timed("ehlo"):
+            reply = super().helo(name)
+        if reply[0] != 250 and self.record.failed is None:  # smtplib raises next
+            self.record.failed = "ehlo"
+        elif reply[0] == 250:
+            self.record.features = {}  # a server without extensions: no SIZE, no AUTH
         return reply
 
     def login(

@@ -3,6 +3,7 @@ finding, and what the servers saw: never MAIL, never AUTH before TLS."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ssl
 from collections.abc import Callable
@@ -11,20 +12,22 @@ from typing import Any
 import pytest
 import trustme
 
+from reconciler.delivery.failures import DeliveryFailure
 from reconciler.delivery.options import ProbeOptions
 from reconciler.delivery.probe import ProbeResult, probe_one, probe_settings
-from reconciler.delivery.probe_checks import PROBE_STEPS, largest_attachment
-from reconciler.delivery.transport import SmtpEndpoint
+from reconciler.delivery.probe_checks import PROBE_STEPS, Observed, assess, largest_attachment
+from reconciler.delivery.transport import SessionRecord, SmtpEndpoint
 from reconciler.delivery.wire import base64_size
 from reconciler.model import Resource, ResourceKey
 from reconciler.vault.secret import SecretValue
+from tests.delivery.fault_servers import Play, RawServer, silent
 from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SIZE_LIMIT, SmtpSink, free_port
 
 KEY = ResourceKey("SmtpSettings", "primary")
 
 
 def probe(
-    server: SmtpSink | None,
+    server: SmtpSink | RawServer | None,
     *,
     password: str | None = SERVER_PASSWORD,
     vault_error: str | None = None,
@@ -38,7 +41,7 @@ def probe(
         "start_tls_only": True,
         "username": SERVER_USERNAME,
         "timeout": 5.0,
-        "ca_file": server.ca_file if server else None,
+        "ca_file": getattr(server, "ca_file", None),
         **overrides,
     }
     endpoint = SmtpEndpoint(**fields)
@@ -314,3 +317,103 @@ def test_settings_are_probed_in_parallel_in_their_order(
     assert [status(r)["tls"] for r in report.results] == ["ok", "error"] * 3
     assert (report.errors, report.warnings) == (3, 6)
     assert len(smtp_server.sessions) == len(plain_smtp_server.sessions) == 3
+
+
+def play(*replies: bytes, after_quit: bool = True) -> Play:
+    """A server that sends `replies[0]` as its greeting and each next one to each command;
+    without `after_quit`, it hangs up on QUIT without a word."""
+
+    async def conversation(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(replies[0])
+        await writer.drain()
+        for reply in replies[1:]:
+            command = await reader.readline()
+            if not command or (command.upper().startswith(b"QUIT") and not after_quit):
+                return
+            writer.write(reply)
+            await writer.drain()
+
+    return conversation
+
+
+def raw_probe(server: RawServer, **overrides: Any) -> ProbeResult:
+    fields = {"start_tls_only": False, "username": None, "password": None, **overrides}
+    return probe(server, **fields)  # type: ignore[arg-type]
+
+
+def test_a_refused_greeting_is_an_error_at_the_greeting() -> None:
+    with RawServer(play(b"554 5.3.2 go away\r\n")) as server:
+        result = raw_probe(server)
+
+    assert findings(result) == [("error", "greeting")]
+    assert "554" in detail(result, "greeting")
+    assert status(result)["ehlo"] == "skipped"
+
+
+def test_a_server_that_never_greets_times_out_at_the_greeting() -> None:
+    with RawServer(silent) as server:
+        result = raw_probe(server, timeout=0.3)
+
+    assert findings(result) == [("error", "greeting")]
+    assert "did not answer in time" in detail(result, "greeting")
+    seconds = next(s.seconds for s in result.steps if s.step == "greeting")
+    assert seconds is not None and 0.2 < seconds < 2
+
+
+def test_refused_ehlo_and_helo_are_an_error_at_ehlo() -> None:
+    refusal = b"502 5.5.1 no\r\n"
+    with RawServer(play(b"220 hi\r\n", refusal, refusal, b"221 bye\r\n")) as server:
+        result = raw_probe(server)
+
+    assert findings(result) == [("error", "ehlo")]
+
+
+@pytest.mark.parametrize(
+    ("size", "level", "text"),
+    [(b"0", "ok", "SIZE 0: no fixed limit"), (b"lots", "warning", "SIZE 'lots' is not a number")],
+)
+def test_size_zero_means_no_limit_and_a_size_that_is_no_number_warns(
+    size: bytes, level: str, text: str
+) -> None:
+    ehlo = b"250-hi\r\n250-SIZE " + size + b"\r\n250 8BITMIME\r\n"
+    with RawServer(play(b"220 hi\r\n", ehlo, after_quit=False)) as server:
+        result = raw_probe(server, max_size=1000)
+
+    assert (status(result)["size"], detail(result, "size")) == (level, text)
+    assert detail(result, "quit") == "the server hung up without answering"
+    assert status(result)["quit"] == "ok"
+
+
+def test_implicit_tls_to_a_plaintext_server_fails_the_handshake(smtp_server: SmtpSink) -> None:
+    result = probe(smtp_server, implicit_tls=True)
+
+    assert findings(result) == [("error", "tls")]
+    assert detail(result, "tls").startswith("TLS handshake with 127.0.0.1:")
+    assert status(result)["certificate"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("implicit", "done", "failed"),
+    [
+        (False, ["dns", "tcp", "greeting", "ehlo"], "tls"),
+        (True, ["dns", "tcp"], "tls"),
+        (True, ["dns", "tcp", "tls", "greeting", "ehlo"], "auth"),
+    ],
+)
+def test_a_failure_between_steps_belongs_to_the_first_step_not_done(
+    implicit: bool, done: list[str], failed: str
+) -> None:
+    record = SessionRecord(seconds=dict.fromkeys(done, 0.001))
+    seen = Observed(
+        endpoint=SmtpEndpoint("smtp.example.com", 2525, False, None, implicit_tls=implicit),
+        max_attachment_size=None,
+        record=record,
+        failure=DeliveryFailure("internal", "unexpected error", temporary=False),
+        password_error=None,
+        now=0.0,
+        expiry_days=21,
+    )
+
+    steps = {step.step: step for step in assess(seen)}
+
+    assert (steps[failed].status, steps[failed].detail) == ("error", "unexpected error")
