@@ -102,7 +102,7 @@ class SmtpEndpoint:
         )
 
 
-#: The timed steps of opening a session, in the order they can happen.
+#: The timed steps of opening a session (and of closing it: quit).
 SessionStep = Literal["dns", "tcp", "tls", "greeting", "ehlo", "auth", "quit"]
 
 
@@ -256,7 +256,10 @@ class _Session(StreamingData, smtplib.SMTP):
         self.record.addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
         with self.record.timed("tcp"):
             sock = self._connect_first(found)
-        self.record.peer = "{}:{}".format(*sock.getpeername()[:2])
+        peer_host, peer_port = sock.getpeername()[:2]
+        self.record.peer = (
+            f"[{peer_host}]:{peer_port}" if ":" in peer_host else f"{peer_host}:{peer_port}"
+        )
         return sock
 
     def _connect_first(self, found: list[Any]) -> socket.socket:
