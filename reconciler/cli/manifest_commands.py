@@ -187,8 +187,7 @@ def plan(
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
     _print_plan(plan_, output_format)
     if saved is not None and output_format == "text":
-        signed = " (signed with the plan key)" if saved.signed else ""
-        click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
+        _say_saved(saved.path, saved.signed)
     if detailed_exitcode and plan_.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -274,6 +273,11 @@ def apply(
     click.echo(applied.describe())
 
 
+def _say_saved(path: Path, signed: bool) -> None:
+    with_key = " (signed with the plan key)" if signed else ""
+    click.echo(f"Saved the plan to {path}{with_key}. Apply it with: smtpcfg apply {path}")
+
+
 def _plan_with_probe(
     request: PlanRequest,
     options: ProbeOptions,
@@ -298,8 +302,7 @@ def _plan_with_probe(
     )
     errors = probed.report.errors
     if probed.saved_to is not None and output_format == "text":
-        signed = " (signed with the plan key)" if probed.signed else ""
-        click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
+        _say_saved(probed.saved_to, probed.signed)
     if errors and not warn_only:
         unsaved = "; the plan was not saved" if out_path is not None else ""
         raise SmtpcfgError(
