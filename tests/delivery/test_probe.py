@@ -417,3 +417,29 @@ def test_a_failure_between_steps_belongs_to_the_first_step_not_done(
     steps = {step.step: step for step in assess(seen)}
 
     assert (steps[failed].status, steps[failed].detail) == ("error", "unexpected error")
+
+
+def test_no_more_servers_than_parallel_are_probed_at_once() -> None:
+    busy = {"now": 0, "most": 0}
+
+    async def slow_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        busy["now"] += 1  # the server's event loop runs one play at a time
+        busy["most"] = max(busy["most"], busy["now"])
+        try:
+            await asyncio.sleep(0.2)
+            await play(b"220 hi\r\n", b"250 hi\r\n", b"221 bye\r\n")(reader, writer)
+        finally:
+            busy["now"] -= 1
+
+    with RawServer(slow_greeting) as server:
+        spec = {"host": "127.0.0.1", "port": server.port, "startTlsOnly": False}
+        resources = [Resource(ResourceKey("SmtpSettings", f"s{i}"), spec) for i in range(6)]
+        report = probe_settings(
+            resources,
+            lambda: pytest.fail("no password: Vault is not asked"),  # type: ignore[arg-type,return-value]
+            ProbeOptions(timeout=5.0, parallel=2),
+        )
+
+    assert server.connections == 6
+    assert busy["most"] == 2
+    assert [r.key.name for r in report.results] == [f"s{i}" for i in range(6)]

@@ -141,3 +141,23 @@ def test_a_ca_file_that_is_not_pem_is_one_clear_error(probing: Probing, tmp_path
     assert result.code == 1
     assert result.stderr.startswith(f"Error: cannot load CA file {bad}:")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_password_vault_cannot_give_fails_the_login_step_only(
+    probing: Probing, smtp_server: SmtpSink
+) -> None:
+    documents = [probing.settings("primary", smtp_server)]
+    documents[0]["spec"]["password"]["vault"]["key"] = "missing"
+    probing.write(*documents)
+
+    result = probing.probe("-f", probing.manifests, "-o", "json")
+
+    assert result.code == 1
+    [entry] = probe_json(result)["settings"]
+    assert [(f["level"], f["step"]) for f in entry["findings"]] == [("error", "auth")]
+    [auth] = [step for step in entry["steps"] if step["step"] == "auth"]
+    assert auth["detail"].startswith(
+        f"the password could not be read: vault secret/{probing.vault_path}#missing:"
+    )
+    [session] = smtp_server.sessions
+    assert "AUTH" not in session.verbs and "STARTTLS" in session.verbs
