@@ -161,3 +161,30 @@ def test_a_password_vault_cannot_give_fails_the_login_step_only(
     )
     [session] = smtp_server.sessions
     assert "AUTH" not in session.verbs and "STARTTLS" in session.verbs
+
+
+def test_port_465_is_probed_with_tls_from_the_first_byte(
+    probing: Probing, smtp_server_factory: Callable[..., SmtpSink]
+) -> None:
+    # Port 465 itself, as users configure it: binding it needs root (or
+    # CAP_NET_BIND_SERVICE), which the test machine has.
+    server = smtp_server_factory(
+        tls=True,
+        implicit_tls=True,
+        port=465,
+        username=SERVER_USERNAME,
+        password=SERVER_PASSWORD,
+        size_limit=SIZE_LIMIT,
+    )
+    probing.write(probing.settings("ssl", server, maxAttachmentSize="40KB"))
+
+    result = probing.probe("-f", probing.manifests, "-o", "json")
+
+    assert result.code == 0, result.output
+    [entry] = probe_json(result)["settings"]
+    assert (entry["port"], entry["tls"], entry["findings"]) == (465, "implicit", [])
+    [tls] = [step for step in entry["steps"] if step["step"] == "tls"]
+    assert tls["detail"].startswith("implicit TLS (port 465): TLSv1.")
+    [session] = server.sessions
+    assert all(command.tls for command in session.commands)
+    assert_no_mail_and_no_plaintext_auth(server)
