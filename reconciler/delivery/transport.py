@@ -361,8 +361,7 @@ class _Session(StreamingData, smtplib.SMTP):
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         self._remember(password.encode())
-        with self.record.timed("auth"):
-            return super().login(user, password, initial_response_ok=initial_response_ok)
+        return super().login(user, password, initial_response_ok=initial_response_ok)
 
     def quit(self) -> tuple[int, bytes]:
         with self.record.timed("quit"):
@@ -524,8 +523,10 @@ class SmtpConnection:
         self._smtp = smtp
 
     def _log_in(self, smtp: _Session, username: str, password: Password) -> None:
-        """AUTH: the one login delivery, test-email and `probe` all use."""
-        smtp.login(username, _reveal(password))
+        """AUTH: the one login delivery, test-email and `probe` all use. Timed here as the
+        record's `auth` step; `_Session.auth` records the mechanism that succeeded."""
+        with smtp.record.timed("auth"):
+            smtp.login(username, _reveal(password))
 
     def _start_tls(self, smtp: _Session) -> None:
         endpoint = self.endpoint
