@@ -10,6 +10,7 @@ probed in parallel, at most `ProbeOptions.parallel` at a time.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,7 +91,7 @@ def probe_settings(
     """
     if not settings:
         return ProbeReport([])
-    tls_context(options.ca_file)  # a bad CA file fails once, now
+    context = tls_context(options.ca_file)  # a bad CA file fails once, now; shared
     passwords = _passwords(settings, resolver, options.parallel)
     with ThreadPoolExecutor(max_workers=min(options.parallel, len(settings))) as pool:
         results = pool.map(
@@ -102,6 +103,7 @@ def probe_settings(
                 resource.spec.get("maxAttachmentSize"),
                 passwords.get(resource.key),
                 options,
+                context,
             ),
             settings,
         )
@@ -114,14 +116,16 @@ def probe_one(
     max_attachment_size: int | None,
     password: Password | str | None,
     options: ProbeOptions,
+    context: ssl.SSLContext | None = None,
 ) -> ProbeResult:
     """Open and close one session to `endpoint`, then judge it. `password`: the
-    password, or why Vault did not give it (a str), or None without a username."""
+    password, or why Vault did not give it (a str), or None without a username;
+    `context`: the TLS context to share (see SmtpConnection)."""
     password_error = password if isinstance(password, str) else None
     secret = None if isinstance(password, str) else password
     # Without its password the server is still looked at, without logging in.
     connecting = endpoint if secret is not None else replace(endpoint, username=None)
-    connection = SmtpConnection(connecting, secret)
+    connection = SmtpConnection(connecting, secret, context=context)
     failure: DeliveryFailure | None = None
     try:
         connection.open()

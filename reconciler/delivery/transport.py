@@ -448,14 +448,22 @@ class SmtpConnection:
     session or hung up with 421. Every problem is raised as a DeliveryFailure.
     """
 
-    def __init__(self, endpoint: SmtpEndpoint, password: Password | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: SmtpEndpoint,
+        password: Password | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`context`: a `tls_context(endpoint.ca_file)` to share (loading the CAs takes
+        tens of milliseconds); by default the connection makes its own."""
         if (endpoint.username is None) != (password is None):
             raise SmtpcfgError(
                 f"SMTP login for {endpoint.address} needs both a username and a password"
             )
         self.endpoint = endpoint
         self._password = password
-        self._context = tls_context(endpoint.ca_file)
+        self._context = context or tls_context(endpoint.ca_file)
         self._smtp: _Session | None = None
         #: what the last `open()` saw, step by step, failed or not (see SessionRecord)
         self.record: SessionRecord | None = None
