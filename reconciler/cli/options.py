@@ -191,3 +191,70 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
         default=formats[0],
         show_default=True,
     )
+
+
+def smtp_client_options(
+    *, timeout: float, timeout_help: str, prefix: str = "", dest: str = ""
+) -> Callable[[F], F]:
+    """`--timeout` and `--ca-file`: how a command connects to SMTP servers (deliver,
+    test-email and probe connect through the same code). `prefix` goes before the option
+    names, `dest` before the parameter names."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            f"--{prefix}timeout",
+            f"{dest}timeout",
+            type=click.FloatRange(0.1),
+            default=timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help=timeout_help,
+        )(function)
+        return click.option(
+            f"--{prefix}ca-file",
+            f"{dest}ca_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CA certificates to verify SMTP servers with [default: system store].",
+        )(function)
+
+    return decorate
+
+
+def probe_options(prefix: str) -> Callable[[F], F]:
+    """How a probe connects: `--timeout`, `--ca-file`, `--parallel`, `--expiry-days` on
+    `probe`; the same with `prefix` (`--probe-timeout`, ...) on `plan`. They reach the
+    command as `probe_timeout`, `probe_ca_file`, `probe_parallel`, `probe_expiry_days`."""
+    from reconciler.delivery.options import (
+        CERTIFICATE_EXPIRY_DAYS,
+        PROBE_PARALLEL,
+        PROBE_TIMEOUT,
+    )
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            f"--{prefix}expiry-days",
+            "probe_expiry_days",
+            type=click.IntRange(0),
+            default=CERTIFICATE_EXPIRY_DAYS,
+            show_default=True,
+            metavar="DAYS",
+            help="Warn when a server's certificate expires within this many days.",
+        )(function)
+        function = click.option(
+            f"--{prefix}parallel",
+            "probe_parallel",
+            type=click.IntRange(1, 64),
+            default=PROBE_PARALLEL,
+            show_default=True,
+            metavar="N",
+            help="Servers probed at once.",
+        )(function)
+        connect = smtp_client_options(
+            timeout=PROBE_TIMEOUT,
+            timeout_help="Bounds connecting with the greeting, and each whole reply.",
+            prefix=prefix,
+            dest="probe_",
+        )
+        return connect(function)
+
+    return decorate
