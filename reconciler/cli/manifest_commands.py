@@ -169,6 +169,13 @@ def plan(
     metavar="NAME",
     help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
 )
+@click.option(
+    "--approved-by",
+    envvar="SMTPCFG_APPROVED_BY",
+    metavar="NAME",
+    help="Who approved the change (e.g. the pull request's approver, passed by CI), "
+    "for the audit log [env: SMTPCFG_APPROVED_BY].",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
@@ -181,6 +188,7 @@ def apply(
     auto_approve: bool,
     force: bool,
     actor: str | None,
+    approved_by: str | None,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -201,10 +209,13 @@ def apply(
     Examples:
       smtpcfg apply -f manifests/
       smtpcfg apply -f manifests/ --auto-approve --actor ci-bot
-      smtpcfg apply plan.json
+      smtpcfg apply plan.json --approved-by octocat
       SMTPCFG_PLAN_KEY=... smtpcfg apply plan.json   # refuses unsigned plans
+
+    Each apply ends by printing the audit log's head hash: keep it (CI logs do) to
+    check the log later with `smtpcfg history --verify --expect-head HASH`.
     """
-    from reconciler.apply import apply_manifests, apply_saved_plan
+    from reconciler.apply import Approval, apply_manifests, apply_saved_plan
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
@@ -220,8 +231,7 @@ def apply(
             store_url,
             announce,
             key_file=plan_key_file,
-            actor=actor,
-            source=source,
+            approval=Approval(actor, approved_by, source),
             threshold=threshold,
             force=force,
         )
@@ -235,7 +245,9 @@ def apply(
         request = PlanRequest(
             paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
         )
-        applied = apply_manifests(request, review, actor=actor, force=force)
+        applied = apply_manifests(
+            request, review, approval=Approval(actor, approved_by), force=force
+        )
     click.echo(applied.describe())
 
 
