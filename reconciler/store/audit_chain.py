@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reconciler.model.canonical import canonical_json
 from reconciler.store.base import AuditEntry, ChainState, PendingAudit
+from reconciler.store.open import existing_store
 
 #: Bumped if the recipe below ever changes; part of every hashed record.
 CHAIN_VERSION = 1
@@ -63,6 +65,17 @@ class ChainReport:
     #: The revision whose hash `--expect-head` gave, when the chain holds it.
     anchored_at: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "intact": self.problem is None,
+            "problem": self.problem,
+            "head": self.head,
+            "records": self.checked,
+            "chainStartsAfter": self.chain.start,
+            "chainStartedAt": self.chain.started_at,
+            "expectedHeadRevision": self.anchored_at,
+        }
+
     def describe(self) -> list[str]:
         """What `history --verify` prints."""
         lines = []
@@ -85,6 +98,14 @@ class ChainReport:
                 + (f"; {since} record{'s' if since != 1 else ''} appended since." if since else ".")
             )
         return lines
+
+
+def verify_store(store_url: str, expect_head: str | None = None) -> ChainReport:
+    """`verify_chain` over the store at `store_url`, read in one go."""
+    with existing_store(store_url) as store:
+        chain = store.chain_state()
+        entries = store.history()
+    return verify_chain(entries, chain, expect_head)
 
 
 def verify_chain(
