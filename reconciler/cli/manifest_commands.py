@@ -18,12 +18,13 @@ from reconciler.cli.options import (
     vault_auth_option,
 )
 from reconciler.errors import SmtpcfgError
-from reconciler.plan.render import PLAN_FORMATS
+from reconciler.plan.render import DEFAULT_MAX_CHARS, PLAN_FORMATS
 from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY, PlanRequest
 from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT
 
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
+    from reconciler.plan.render_markdown import MarkdownOptions
 
 EXIT_CHANGES = 2
 
@@ -112,6 +113,21 @@ def _source_option(function: F) -> F:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    metavar="N",
+    help="--format markdown: keep the comment under N characters (a GitHub comment holds "
+    "65,536): the summary, deletes and replaces first, then as many resources' details as "
+    "fit. 0: no limit.",
+)
+@click.option(
+    "--hide-store",
+    is_flag=True,
+    help="Leave the store's address out of text and markdown output (public repositories).",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
@@ -123,6 +139,8 @@ def plan(
     out_path: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    max_chars: int,
+    hide_store: bool,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -150,7 +168,10 @@ def plan(
     )
     saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
-    _print_plan(plan_, output_format)
+    from reconciler.plan.render_markdown import MarkdownOptions
+
+    artifact = str(out_path) if out_path is not None else None
+    _print_plan(plan_, output_format, MarkdownOptions(max_chars or None, hide_store, artifact))
     if saved is not None and output_format == "text":
         signed = " (signed with the plan key)" if saved.signed else ""
         click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
@@ -264,11 +285,11 @@ def _confirm() -> None:
         raise SmtpcfgError("apply cancelled; nothing was changed")
 
 
-def _print_plan(plan_: Plan, output_format: str) -> None:
+def _print_plan(plan_: Plan, output_format: str, markdown: MarkdownOptions | None = None) -> None:
     from reconciler.plan.render import render_plan
 
     color = use_color()
-    click.echo(render_plan(plan_, output_format, color=color), color=color)
+    click.echo(render_plan(plan_, output_format, color=color, markdown=markdown), color=color)
 
 
 COMMANDS = (validate, plan, apply)

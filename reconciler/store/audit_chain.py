@@ -114,8 +114,8 @@ def verify_chain(
     """Recompute the chain over every record (in revision order) and name the first one
     changed, removed or inserted out of order; with `expect_head` (a head hash kept
     outside the store), also require that record to be in the chain."""
-    unchained = [entry for entry in entries if entry.revision <= chain.start]
-    chained = [entry for entry in entries if entry.revision > chain.start]
+    unchained = [entry for entry in entries if 0 < entry.revision <= chain.start]
+    chained = [entry for entry in entries if not 0 < entry.revision <= chain.start]
     problem, head = _first_break(chained, chain)
     if problem is None:
         problem = _tail_problem(chained, chain, head)
@@ -133,35 +133,39 @@ def verify_chain(
 def _first_break(chained: list[AuditEntry], chain: ChainState) -> tuple[str | None, str | None]:
     """(the first problem or None, the head hash reached)."""
     expected = genesis_hash(chain.store_id, chain.start)
-    seen: dict[str, int] = {}
     last = chain.start
     for entry in chained:
         where = f"revision {entry.revision}"
-        if entry.revision > chain.revision:
-            return f"{where} is beyond the store's revision {chain.revision}: it was inserted", None
+        if not 0 < entry.revision <= chain.revision:
+            return (
+                f"{where} is out of order (the store is at revision {chain.revision}):"
+                " it was inserted",
+                None,
+            )
         if entry.record_hash is None or entry.previous_hash is None:
             return f"{where} has no hash: it was inserted or changed outside smtpcfg", None
         if record_hash(entry) != entry.record_hash:
-            return f"{where} was changed: its content does not match its hash", None
+            return (
+                f"{where} was changed: its content does not match its hash"
+                " (or it was inserted as a copy of another record)",
+                None,
+            )
         if entry.previous_hash != expected:
-            return _link_problem(entry, last, seen), None
-        seen[entry.record_hash] = entry.revision
+            return _link_problem(entry, last), None
         expected, last = entry.record_hash, entry.revision
     return None, (expected if chained else None)
 
 
-def _link_problem(entry: AuditEntry, last: int, seen: dict[str, int]) -> str:
+def _link_problem(entry: AuditEntry, last: int) -> str:
     """Why a record that matches its own hash does not follow the record before it."""
     where = f"revision {entry.revision}"
-    if entry.previous_hash in seen:
-        return (
-            f"{where} is out of order: it was made after revision "
-            f"{seen[entry.previous_hash]}, but follows revision {last} here"
-        )
     if entry.revision > last + 1:
         missing = _span(last + 1, entry.revision - 1)
         return f"{missing} removed: {where} follows a record that is no longer there"
-    return f"{where} does not follow revision {last}: a record before it was removed or replaced"
+    return (
+        f"{where} does not follow revision {last}: revision {last} was inserted or replaced"
+        " (with a hash of its own), or the chain's start was moved"
+    )
 
 
 def _tail_problem(chained: list[AuditEntry], chain: ChainState, head: str | None) -> str | None:
