@@ -173,8 +173,9 @@ def _left_out(risky: int, details: int, options: MarkdownOptions) -> str:
         parts.append(f"{risky} of the deletes and replaces")
     if details:
         parts.append(f"the details of {details} resource{'s' if details != 1 else ''}")
+    what = " and ".join(parts)
     return (
-        f"_{' and '.join(parts)} left out to keep this comment under "
+        f"_{what[0].upper()}{what[1:]} left out to keep this comment under "
         f"{options.max_chars:,} characters; the full plan is in the saved plan artifact{where}._"
     )
 
