@@ -80,9 +80,15 @@ class ChainReport:
         """What `history --verify` prints."""
         lines = []
         if self.unchained:
+            which = (
+                "Revision 1 predates"
+                if self.chain.start == 1
+                else f"Revisions 1-{self.chain.start} predate"
+            )
             lines.append(
-                f"Revisions 1-{self.chain.start} predate the hash chain, which this store "
-                f"got when it was migrated at {self.chain.started_at}: they are not covered."
+                f"{which} the hash chain, which this store got when it was migrated at "
+                f"{self.chain.started_at}: {'it is' if self.chain.start == 1 else 'they are'}"
+                " not covered."
             )
         if self.problem is not None:
             lines.append(f"Audit chain broken: {self.problem}")
