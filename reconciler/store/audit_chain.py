@@ -157,20 +157,25 @@ def _first_break(chained: list[AuditEntry], chain: ChainState) -> tuple[str | No
                 None,
             )
         if entry.previous_hash != expected:
-            return _link_problem(entry, last), None
+            return _link_problem(entry, last, chain.start), None
         expected, last = entry.record_hash, entry.revision
     return None, (expected if chained else None)
 
 
-def _link_problem(entry: AuditEntry, last: int) -> str:
+def _link_problem(entry: AuditEntry, last: int, start: int) -> str:
     """Why a record that matches its own hash does not follow the record before it."""
     where = f"revision {entry.revision}"
+    if last == start and entry.revision == start + 1:
+        return (
+            f"{where} does not follow the chain's start: the store's id or the revision"
+            " the chain starts after was changed, or the record comes from another store"
+        )
     if entry.revision > last + 1:
         missing = _span(last + 1, entry.revision - 1)
         return f"{missing} removed: {where} follows a record that is no longer there"
     return (
         f"{where} does not follow revision {last}: revision {last} was inserted or replaced"
-        " (with a hash of its own), or the chain's start was moved"
+        " with a hash of its own"
     )
 
 
@@ -183,8 +188,8 @@ def _tail_problem(chained: list[AuditEntry], chain: ChainState, head: str | None
         )
     if head != chain.head:
         return (
-            f"the last record's hash {head} is not the head the store recorded"
-            f" ({chain.head}): the last record was removed or replaced"
+            f"revision {last}'s hash {head} is not the head the store recorded"
+            f" ({chain.head}): records after it were removed, or it was replaced"
         )
     return None
 

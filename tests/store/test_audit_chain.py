@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.store.audit_chain import seal
-from reconciler.store.base import PendingAudit
+from reconciler.store.base import AuditEntry, PendingAudit
 from reconciler.store.open import open_store
 from tests.support.cli import Cli, Result
 from tests.support.manifests import example_set, user, write_manifests
@@ -87,6 +87,14 @@ def test_applies_build_a_chain_that_verifies(cli: Cli, tmp_path: Path) -> None:
         ("DELETE FROM audit_log WHERE revision = 1", "revision 1 was removed"),
         ("DELETE FROM audit_log WHERE revision = 3", "revision 3 was removed"),
         (
+            "UPDATE store_info SET store_id = 'another-store'",
+            "revision 1 does not follow the chain's start",
+        ),
+        (
+            "UPDATE store_info SET audit_head = 'sha256:00'",
+            "revision 3's hash sha256:",
+        ),
+        (
             f"INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT 7, applied_at, scope, actor,"
             " source, plan_digest, changes, secrets, apply_commit, ci_run, approved_by,"
             " previous_hash, record_hash FROM audit_log WHERE revision = 3",
@@ -108,6 +116,8 @@ def test_verify_names_the_first_record_tampered_with(
     result = verify(cli)
     assert result.code == 1
     assert f"Error: audit chain broken: {named}" in result.stderr
+    if "audit_head" in statement:
+        assert "is not the head the store recorded (sha256:00)" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -175,28 +185,59 @@ def test_a_chain_rewritten_with_the_code_is_caught_by_the_anchor(
             replace(chain, head=head),
         )
         head = forged.record_hash
-        execute(
-            store_url,
-            [f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})"],
-            [
-                forged.revision,
-                forged.applied_at,
-                forged.scope,
-                forged.actor,
-                forged.source,
-                forged.plan_digest,
-                json.dumps(forged.changes),
-                json.dumps(forged.secrets),
-                None,
-                None,
-                None,
-                forged.previous_hash,
-                forged.record_hash,
-            ],
-        )
+        insert_record(store_url, forged)
     execute(store_url, ["UPDATE store_info SET audit_head = ?"], [head])
     assert verify(cli).code == 0
     assert verify(cli, "--expect-head", heads[-1]).code == 1
+
+
+def insert_record(url: str, entry: AuditEntry) -> None:
+    execute(
+        url,
+        [f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})"],
+        [
+            entry.revision,
+            entry.applied_at,
+            entry.scope,
+            entry.actor,
+            entry.source,
+            entry.plan_digest,
+            json.dumps(entry.changes),
+            json.dumps(entry.secrets),
+            entry.context.commit,
+            entry.context.ci_run,
+            entry.context.approved_by,
+            entry.previous_hash,
+            entry.record_hash,
+        ],
+    )
+
+
+def test_a_record_replaced_with_a_hash_of_its_own_breaks_the_next_link(
+    cli: Cli, tmp_path: Path, store_url: str
+) -> None:
+    three_applies(cli, tmp_path)
+    store = open_store(store_url, create=False)
+    try:
+        chain, entries = store.chain_state(), store.history()
+    finally:
+        store.close()
+    second = entries[1]
+    forged = seal(
+        PendingAudit(
+            second.scope, "mallory", second.source, second.plan_digest, [], [], second.context
+        ),
+        2,
+        second.applied_at,
+        replace(chain, head=entries[0].record_hash),
+    )
+    sql_client(store_url, "DELETE FROM audit_log WHERE revision = 2")
+    insert_record(store_url, forged)
+    result = verify(cli)
+    assert result.code == 1
+    assert "revision 3 does not follow revision 2: revision 2 was inserted or replaced" in (
+        result.stderr
+    )
 
 
 def test_concurrent_applies_make_one_valid_chain(cli: Cli, tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ def test_filters_by_time_and_scope(applied: Cli, tmp_path: Path, store_url: str)
     assert revisions("--since", "2026-01-10T12:00:00Z", "--until", "2026-01-10T12:00:00Z") == [1]
     assert revisions("--since", "2026-01-10T13:00+01:00", "--until", "30d") == [1]
     assert revisions("--since", "2026-01-11") == [2, 3]
+    assert revisions("--until", "2026-01-10T12:00:00") == [1]  # no zone: UTC
     write_manifests(tmp_path / "other.yaml", [user("zed")])
     assert applied("apply", "-f", "other.yaml", "--auto-approve", "--scope", "team-b").code == 0
     assert revisions("--scope", "team-b") == [4]
