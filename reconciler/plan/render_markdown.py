@@ -121,9 +121,7 @@ def _diff(field: FieldChange) -> str:
 
 
 def _text_lines(value: object) -> list[str]:
-    if value is ABSENT:
-        return []
-    return value.splitlines() if isinstance(value, str) else [show_value(value)]
+    return [] if value is ABSENT else str(value).splitlines()
 
 
 def _fit(head: str, risky: list[str], details: list[str], options: MarkdownOptions) -> str:

@@ -115,6 +115,14 @@ def test_a_template_body_is_a_unified_diff_that_cannot_break_out(cli: Cli, tmp_p
     assert invoice.endswith("(1 field)")
 
 
+def test_no_changes_is_said_in_the_summary_line(cli: Cli, tmp_path: Path) -> None:
+    write_manifests(tmp_path / "m.yaml", [user("ann")])
+    assert cli("apply", "-f", "m.yaml", "--auto-approve").code == 0
+    markdown = cli("plan", "-f", "m.yaml", "--format", "markdown").stdout
+    assert markdown.startswith("### smtpcfg plan: no changes\n")
+    assert "<details>" not in markdown and "Deletes" not in markdown
+
+
 def test_the_store_is_named_unless_hidden(cli: Cli, tmp_path: Path, store_url: str) -> None:
     write_manifests(tmp_path / "m.yaml", [user("ann")])
     shown = cli("plan", "-f", "m.yaml", "--format", "markdown").stdout

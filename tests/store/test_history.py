@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli.history_output import describe_change
+from reconciler.store.audit_query import HistoryQuery, ResourceFilter, answer
+from reconciler.store.base import AuditEntry
 from tests.support.cli import Cli
 from tests.support.manifests import example_set, settings, user, vault_password, write_manifests
 from tests.support.openbao import OpenBao
@@ -223,3 +226,15 @@ def test_passwords_show_as_reference_and_version(
     rows = list(csv.DictReader(io.StringIO(outputs[3])))
     rotation = [row for row in rows if row["action"] == "rotate"]
     assert [(row["field"], row["passwordVersion"]) for row in rotation] == [("spec.password", "2")]
+
+
+def test_a_change_that_lists_no_field_is_one_line() -> None:
+    change = {"action": "delete", "kind": "User", "name": "x", "fields": []}
+    entry = AuditEntry(
+        1, "2026-01-01T00:00:00.000000Z", "default", "a", "s", "sha256:0", [change], []
+    )
+    found = answer([entry], HistoryQuery(resources=(ResourceFilter("User", "x"),)))
+    [line] = found.lines
+    assert line.path is None and describe_change(line) == "delete"
+    assert found.entries[0].changes == [change]
+    assert answer([entry], HistoryQuery(fields=("spec.email",))).entries == []
