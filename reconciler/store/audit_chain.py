@@ -106,11 +106,22 @@ class ChainReport:
         return lines
 
 
+#: How often `verify_store` reads again when applies keep landing while it reads.
+_READ_ATTEMPTS = 5
+
+
 def verify_store(store_url: str, expect_head: str | None = None) -> ChainReport:
-    """`verify_chain` over the store at `store_url`, read in one go."""
+    """`verify_chain` over the store at `store_url`.
+
+    The chain's state and the records are two reads; an apply landing between them
+    would look like a removed or inserted record, so they are read again until the
+    state is the same before and after the records."""
     with existing_store(store_url) as store:
-        chain = store.chain_state()
-        entries = store.history()
+        for _ in range(_READ_ATTEMPTS):
+            chain = store.chain_state()
+            entries = store.history()
+            if store.chain_state() == chain:
+                break
     return verify_chain(entries, chain, expect_head)
 
 
