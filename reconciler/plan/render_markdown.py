@@ -168,9 +168,9 @@ def _left_out(risky: int, details: int, options: MarkdownOptions) -> str:
     where = f" (`{options.artifact}`)" if options.artifact else ""
     parts = []
     if risky:
-        parts.append(f"{risky} of the deletes and replaces")
+        parts.append(f"{risky:,} of the deletes and replaces")
     if details:
-        parts.append(f"the details of {details} resource{'s' if details != 1 else ''}")
+        parts.append(f"the details of {details:,} resource{'s' if details != 1 else ''}")
     what = " and ".join(parts)
     return (
         f"_{what[0].upper()}{what[1:]} left out to keep this comment under "

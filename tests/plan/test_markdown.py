@@ -150,8 +150,8 @@ def test_a_large_plan_keeps_to_the_size_cap_deletes_first(cli: Cli, tmp_path: Pa
     shown = len(outline.summaries)
     assert set(outline.summaries[:40]) == {f"- User/gone-{i:03} (1 field)" for i in range(40)}
     assert 40 < shown < 1541
-    left_out = re.search(r"_The details of (\d+) resources left out", markdown)
-    assert left_out and int(left_out.group(1)) == 1541 - shown, markdown[-400:]
+    left_out = re.search(r"_The details of ([\d,]+) resources left out", markdown)
+    assert left_out and int(left_out.group(1).replace(",", "")) == 1541 - shown, markdown[-400:]
     assert markdown.endswith(
         "left out to keep this comment under 60,000 characters; the full plan is in the"
         " saved plan artifact (`plan.json`)._"

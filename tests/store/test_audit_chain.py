@@ -16,14 +16,11 @@ import pytest
 from reconciler.store.audit_chain import seal
 from reconciler.store.base import AuditEntry, PendingAudit
 from reconciler.store.open import open_store
+from reconciler.store.rows import AUDIT_COLUMNS, audit_values
 from tests.support.cli import Cli, Result
 from tests.support.manifests import example_set, user, write_manifests
 from tests.support.stores import backend, execute, older_store, postgres_schema, sqlite_url
 
-AUDIT_COLUMNS = (
-    "revision, applied_at, scope, actor, source, plan_digest, changes, secrets,"
-    " apply_commit, ci_run, approved_by, previous_hash, record_hash"
-)
 HEAD = re.compile(r"Audit log head: (sha256:[0-9a-f]{64})")
 
 
@@ -192,24 +189,11 @@ def test_a_chain_rewritten_with_the_code_is_caught_by_the_anchor(
 
 
 def insert_record(url: str, entry: AuditEntry) -> None:
+    """Write a record as a forger with smtpcfg's code would."""
     execute(
         url,
         [f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})"],
-        [
-            entry.revision,
-            entry.applied_at,
-            entry.scope,
-            entry.actor,
-            entry.source,
-            entry.plan_digest,
-            json.dumps(entry.changes),
-            json.dumps(entry.secrets),
-            entry.context.commit,
-            entry.context.ci_run,
-            entry.context.approved_by,
-            entry.previous_hash,
-            entry.record_hash,
-        ],
+        audit_values(entry, json.dumps),
     )
 
 
