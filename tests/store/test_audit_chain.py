@@ -299,3 +299,29 @@ def test_verify_refuses_filters_and_bad_heads(cli: Cli) -> None:
     assert bad.code == 1 and "'abc' is not a head hash" in bad.stderr
     empty = verify(cli)
     assert empty.code == 0 and "0 records verified" in empty.stdout
+
+
+def test_verify_while_applies_land_reports_no_false_break(cli: Cli, tmp_path: Path) -> None:
+    """The chain's state and the records are read apart; an apply between the reads must
+    not look like a removed or inserted record."""
+    for index in range(6):
+        write_manifests(tmp_path / f"a{index}.yaml", [user(f"u{index}")])
+    stop = threading.Event()
+    applies: list[Result] = []
+
+    def keep_applying() -> None:
+        for index in range(6):
+            applies.append(cli.subprocess("apply", "-f", f"a{index}.yaml", "--auto-approve"))
+        stop.set()
+
+    applier = threading.Thread(target=keep_applying)
+    applier.start()
+    verifies = []
+    while not stop.is_set():
+        verifies.append(cli.subprocess("history", "--verify"))
+    applier.join()
+    assert [result.code for result in applies] == [0] * 6, [r.stderr for r in applies]
+    assert verifies and all(result.code == 0 for result in verifies), [
+        result.stderr for result in verifies if result.code
+    ]
+    assert "6 records verified" in verify(cli).stdout
