@@ -22,7 +22,7 @@ from reconciler.cli.options import (
     vault_auth_option,
 )
 from reconciler.errors import SmtpcfgError
-from reconciler.plan.render import PLAN_FORMATS
+from reconciler.plan.render import DEFAULT_MAX_CHARS, PLAN_FORMATS
 from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY, PlanRequest
 from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from reconciler.delivery.options import ProbeOptions
     from reconciler.model import Problem
     from reconciler.plan.model import Plan
+    from reconciler.plan.render_markdown import MarkdownOptions
 
 EXIT_CHANGES = 2
 
@@ -144,6 +145,21 @@ def _source_option(function: F) -> F:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    metavar="N",
+    help="--format markdown: keep the comment under N characters (a GitHub comment holds "
+    "65,536): the summary, deletes and replaces first, then as many resources' details as "
+    "fit. 0: no limit.",
+)
+@click.option(
+    "--hide-store",
+    is_flag=True,
+    help="Leave the store's address out of text and markdown output (public repositories).",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
@@ -167,6 +183,8 @@ def plan(
     out_path: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    max_chars: int,
+    hide_store: bool,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -216,7 +234,10 @@ def plan(
         return
     saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
-    _print_plan(plan_, output_format)
+    from reconciler.plan.render_markdown import MarkdownOptions
+
+    artifact = str(out_path) if out_path is not None else None
+    _print_plan(plan_, output_format, MarkdownOptions(max_chars or None, hide_store, artifact))
     if saved is not None and output_format == "text":
         _say_saved(saved.path, saved.signed)
     if detailed_exitcode and plan_.has_changes:
@@ -234,6 +255,13 @@ def plan(
     metavar="NAME",
     help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
 )
+@click.option(
+    "--approved-by",
+    envvar="SMTPCFG_APPROVED_BY",
+    metavar="NAME",
+    help="Who approved the change (e.g. the pull request's approver, passed by CI), "
+    "for the audit log [env: SMTPCFG_APPROVED_BY].",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
@@ -246,6 +274,7 @@ def apply(
     auto_approve: bool,
     force: bool,
     actor: str | None,
+    approved_by: str | None,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -266,10 +295,13 @@ def apply(
     Examples:
       smtpcfg apply -f manifests/
       smtpcfg apply -f manifests/ --auto-approve --actor ci-bot
-      smtpcfg apply plan.json
+      smtpcfg apply plan.json --approved-by octocat
       SMTPCFG_PLAN_KEY=... smtpcfg apply plan.json   # refuses unsigned plans
+
+    Each apply ends by printing the audit log's head hash: keep it (CI logs do) to
+    check the log later with `smtpcfg history --verify --expect-head HASH`.
     """
-    from reconciler.apply import apply_manifests, apply_saved_plan
+    from reconciler.apply import Approval, apply_manifests, apply_saved_plan
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
@@ -285,8 +317,7 @@ def apply(
             store_url,
             announce,
             key_file=plan_key_file,
-            actor=actor,
-            source=source,
+            approval=Approval(actor, approved_by, source),
             threshold=threshold,
             force=force,
         )
@@ -300,7 +331,9 @@ def apply(
         request = PlanRequest(
             paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
         )
-        applied = apply_manifests(request, review, actor=actor, force=force)
+        applied = apply_manifests(
+            request, review, approval=Approval(actor, approved_by), force=force
+        )
     click.echo(applied.describe())
 
 
@@ -357,11 +390,11 @@ def _confirm() -> None:
         raise SmtpcfgError("apply cancelled; nothing was changed")
 
 
-def _print_plan(plan_: Plan, output_format: str) -> None:
+def _print_plan(plan_: Plan, output_format: str, markdown: MarkdownOptions | None = None) -> None:
     from reconciler.plan.render import render_plan
 
     color = use_color()
-    click.echo(render_plan(plan_, output_format, color=color), color=color)
+    click.echo(render_plan(plan_, output_format, color=color, markdown=markdown), color=color)
 
 
 COMMANDS = (validate, plan, apply)

@@ -20,9 +20,10 @@ from reconciler.vault.auth_methods import AUTH_METHODS
 F = Callable[..., Any]
 if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supported, is not
     _DurationType = click.ParamType[float, Any]
+    _PointInTimeType = click.ParamType[str, Any]
     _KeyValueType = click.ParamType[tuple[str, str], Any]
 else:
-    _DurationType = _KeyValueType = click.ParamType
+    _DurationType = _PointInTimeType = _KeyValueType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -149,14 +150,64 @@ class Duration(_DurationType):
     ) -> float:
         if isinstance(value, float):
             return value
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
-        if match is None:
+        seconds = self.parse(str(value))
+        if seconds is None:
             self.fail(
                 f"{value!r} is not a duration: a number and a unit, s, m, h or d (e.g. 30d, 12h)",
                 param,
                 ctx,
             )
-        return float(match.group(1)) * self._UNITS[match.group(2)]
+        return seconds
+
+    @classmethod
+    def parse(cls, text: str) -> float | None:
+        """The seconds `text` means, or None when it is not a duration."""
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+        return float(match.group(1)) * cls._UNITS[match.group(2)] if match else None
+
+
+class PointInTime(_PointInTimeType):
+    """A moment, as the store writes times: an ISO 8601 date or date and time (UTC
+    unless it names a zone), or a duration before now (`7d`, `12h`).
+
+    A date alone is the start of that day, or with `end_of_day` the start of the next
+    one, so `--until 2026-12-01` takes in the whole of that day.
+    """
+
+    name = "time"
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from datetime import UTC, date, datetime, timedelta
+
+        from reconciler.timeutil import format_utc
+
+        text = str(value).strip()
+        seconds = Duration.parse(text)
+        if seconds is not None:
+            return format_utc(datetime.now(UTC) - timedelta(seconds=seconds))
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return format_utc(start + timedelta(days=1) if self.end_of_day else start)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a time: an ISO 8601 date or time (2026-12-01, "
+                "2026-12-01T09:30Z) or a duration before now (7d, 12h)",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # An until bound includes the moment itself.
+        return format_utc(moment + timedelta(microseconds=1) if self.end_of_day else moment)
 
 
 class KeyValue(_KeyValueType):
