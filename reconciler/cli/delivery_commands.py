@@ -16,9 +16,10 @@ from reconciler.cli.options import (
     F,
     KeyValue,
     ListenAddress,
-    TimeBound,
+    PointInTime,
     actor_option,
     output_format_option,
+    smtp_client_options,
     store_option,
     vault_auth_option,
 )
@@ -152,16 +153,17 @@ def _job_filter_options(function: F) -> F:
             click.option("--invoice", metavar="ID", help="Only jobs of this invoice."),
             click.option(
                 "--since",
-                type=TimeBound(),
+                type=PointInTime(),
                 metavar="TIME",
                 help="Only jobs last changed at or after TIME: a duration ago (24h, 7d) or "
-                "an ISO 8601 time (2026-12-03T09:00:00Z; UTC without a zone).",
+                "an ISO 8601 date or time (2026-12-03T09:00:00Z; UTC without a zone).",
             ),
             click.option(
                 "--until",
-                type=TimeBound(),
+                type=PointInTime(end_of_day=True),
                 metavar="TIME",
-                help="Only jobs last changed before TIME (as --since).",
+                help="Only jobs last changed before TIME (as --since; a date alone takes in "
+                "that whole day).",
             ),
         ]
     ):
@@ -417,21 +419,11 @@ def _operate(
         click.echo(line)
 
 
-def _smtp_client_options(function: F) -> F:
-    """How the runner and test-email connect: both send through the same code."""
-    function = click.option(
-        "--timeout",
-        type=click.FloatRange(0.1),
-        default=SMTP_TIMEOUT,
-        show_default=True,
-        metavar="SECONDS",
-        help="Bounds connecting with the greeting, each whole reply, and each send.",
-    )(function)
-    return click.option(
-        "--ca-file",
-        type=click.Path(exists=True, dir_okay=False),
-        help="CA certificates to verify SMTP servers with [default: system store].",
-    )(function)
+#: How the runner and test-email connect: both send through the same code.
+_smtp_client_options = smtp_client_options(
+    timeout=SMTP_TIMEOUT,
+    timeout_help="Bounds connecting with the greeting, each whole reply, and each send.",
+)
 
 
 @click.command()
