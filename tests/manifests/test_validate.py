@@ -86,8 +86,8 @@ BAD_INPUTS = [
     (
         "username-without-password",
         VALID_SETTINGS + "  username: mailer\n",
-        r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but 'password' "
-        r"is not; set both or neither",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but neither "
+        r"'password' nor 'oauth2' is; a login needs one of them",
     ),
     (
         "password-without-username",
