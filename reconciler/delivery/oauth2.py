@@ -149,6 +149,10 @@ def fetch_token(
     from authlib.common.errors import AuthlibBaseError
 
     url = request.token_url
+    if not url.startswith("https://"):  # the schema refuses it; never send a secret in clear
+        raise TokenEndpointFailure(
+            "not-https", f"the token endpoint {url} must be an https:// URL", temporary=False
+        )
     secret = request.secret().reveal()
     try:
         with _session(request, secret, context, timeout) as session:
@@ -183,7 +187,7 @@ def fetch_token(
         ) from None
     except AuthlibBaseError as exc:
         raise _oauth2_failure(url, str(exc.error), exc.description or "", secret) from None
-    except ValueError as exc:  # not JSON; a key that is not a service account's
+    except ValueError as exc:  # e.g. an answer that is not JSON
         raise TokenEndpointFailure(
             "invalid-response",
             f"no token from {url}: {_without(str(exc), secret)}",
@@ -208,7 +212,14 @@ def _session(
             default_timeout=timeout,
         )
     else:
-        key = service_account_key(secret)
+        from joserfc.errors import JoseError
+        from joserfc.jwk import RSAKey
+
+        try:
+            key = service_account_key(secret)
+            private_key = RSAKey.import_key(key["private_key"])
+        except (ValueError, JoseError) as exc:
+            raise TokenEndpointFailure("invalid-key", _key_problem(exc), temporary=False) from None
         header = {
             "alg": "RS256",
             **({"kid": key["private_key_id"]} if "private_key_id" in key else {}),
@@ -220,7 +231,7 @@ def _session(
             audience=request.token_url,
             # Google takes the scope as a claim of the assertion.
             claims={"scope": request.scope},
-            key=key["private_key"],
+            key=private_key,
             header=header,
             default_timeout=timeout,
         )
@@ -230,8 +241,6 @@ def _session(
 
 
 def _grant(session: requests.Session, request: TokenRequest, secret: str) -> dict[str, Any]:
-    if not request.token_url.startswith("https://"):
-        raise ValueError("the token endpoint must be an https:// URL")
     if request.grant == "client-credentials":
         token: dict[str, Any] = session.fetch_token(  # type: ignore[attr-defined]
             request.token_url, grant_type="client_credentials"
@@ -255,6 +264,12 @@ def service_account_key(text: str) -> dict[str, str]:
             "(JSON with client_email and private_key)"
         )
     return {name: value for name, value in key.items() if isinstance(value, str)}
+
+
+def _key_problem(exc: Exception) -> str:
+    if isinstance(exc, ValueError) and "service account key" in str(exc):
+        return str(exc)
+    return "the private_key of the service account key in Vault is not an RSA key in PEM"
 
 
 def _adapter(context: ssl.SSLContext) -> requests.adapters.HTTPAdapter:

@@ -76,7 +76,9 @@ def test_starttls_then_login_then_the_message_arrives_whole(smtp_server: SmtpSin
     assert result.refused == {}
     [session] = smtp_server.sessions
     assert [c.verb for c in session.commands if not c.tls] == ["EHLO", "STARTTLS"]
-    assert session.auth == [AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True)]
+    assert session.auth == [
+        AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True, mechanism="PLAIN")
+    ]
     assert (session.mail_from, session.rcpt_to) == (["billing@acme.example"], [TO, CC])
     [received] = smtp_server.messages
     assert received["Message-ID"] == msg["Message-ID"]
@@ -96,7 +98,9 @@ def test_implicit_tls_encrypts_from_the_first_byte(implicit_tls_server: SmtpSink
     [session] = implicit_tls_server.sessions
     assert all(command.tls for command in session.commands)
     assert "STARTTLS" not in session.verbs
-    assert session.auth == [AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True)]
+    assert session.auth == [
+        AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True, mechanism="PLAIN")
+    ]
     assert len(implicit_tls_server.messages) == 1
 
 
