@@ -82,14 +82,8 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
         case "enum" if path[-1:] == ("kind",):
             kinds = ", ".join(expected)
             yield path, f"unknown kind {value!r}; expected one of {kinds}"
-        case "type" if path[-2:] == ("spec", "password"):
-            yield (
-                path,
-                (
-                    "a password is never written in a manifest: reference it in Vault "
-                    "as password: {vault: {path: secret/smtp/NAME, key: password}}"
-                ),
-            )
+        case "type" if path and path[-1] in _SECRET_FIELDS:
+            yield path, _secret_in_clear(str(path[-1]))
         case "type" if isinstance(value, bool) and expected == "string":
             yield (
                 path,
@@ -118,6 +112,18 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
             yield path, f"port {value} is out of range 1-65535"
         case _:
             yield path, error.message
+
+
+#: Fields that hold a Vault reference to a secret, never the secret.
+_SECRET_FIELDS = ("password", "clientSecret", "serviceAccountKey")
+
+
+def _secret_in_clear(field: str) -> str:
+    what = "a password" if field == "password" else "a secret"
+    return (
+        f"{what} is never written in a manifest: reference it in Vault as "
+        f"{field}: {{vault: {{path: secret/smtp/NAME, key: {field}}}}}"
+    )
 
 
 def _login_problem(
