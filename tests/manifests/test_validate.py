@@ -296,12 +296,25 @@ def test_bad_input_gets_one_line_error_and_changes_nothing(
     assert is_empty(store_url)
 
 
-def test_the_oauth2_examples_are_valid(cli: Cli) -> None:
-    examples = Path(__file__).resolve().parents[2] / "examples"
+REPO = Path(__file__).resolve().parents[2]
 
-    result = cli("validate", "-f", examples / "oauth2.yaml")
+
+def test_the_oauth2_examples_are_valid(cli: Cli) -> None:
+    result = cli("validate", "-f", REPO / "examples" / "oauth2.yaml")
 
     assert (result.code, result.stderr) == (0, ""), result.output
+
+
+def test_the_readme_oauth2_manifests_are_valid(cli: Cli, tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## OAuth2 logins")[1].split("\n## ")[0]
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "kind:" in b]
+    (tmp_path / "readme.yaml").write_text("---\n".join(blocks), encoding="utf-8")
+
+    result = cli("validate", "-f", "readme.yaml")
+
+    assert len(blocks) == 2
+    assert (result.code, result.stdout.strip()) == (0, "2 resources valid."), result.output
 
 
 def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) -> None:
