@@ -17,11 +17,10 @@ from reconciler.delivery.login import xoauth2_response
 from tests.delivery.conftest import Delivery
 from tests.support.cli import Result
 from tests.support.manifests import vault_password
-from tests.support.oauth2 import CLIENT_ID, SCOPE, ServiceAccount, TokenEndpoint
+from tests.support.oauth2 import CLIENT_ID, MAILBOX, SCOPE, ServiceAccount, TokenEndpoint
 from tests.support.smtp import SERVER_USERNAME, SmtpSink
 from tests.support.stores import backend, execute
 
-MAILBOX = "billing@acme.example"
 #: Characters of the password found nowhere else, as text and as Python escapes them.
 RARE = ("ǂ", "\\u01c2", "\\xc7\\x82")
 
@@ -126,6 +125,7 @@ def test_no_client_secret_private_key_or_token_is_in_any_output_log_or_store(
     blank_delivery: Delivery,
     smtp_server_factory: Callable[..., SmtpSink],
     token_endpoint_factory: Callable[..., TokenEndpoint],
+    google_token_endpoint: TokenEndpoint,
     service_account: ServiceAccount,
     store_url: str,
     tmp_path: Path,
@@ -133,9 +133,7 @@ def test_no_client_secret_private_key_or_token_is_in_any_output_log_or_store(
     delivery = blank_delivery
     secret = f"{uuid.uuid4().hex}-clïent-secret-ǂ"
     microsoft = token_endpoint_factory(client_secret=secret)
-    google = token_endpoint_factory(
-        scope="https://mail.google.com/", service_account=service_account, mailboxes=(MAILBOX,)
-    )
+    google = google_token_endpoint
     accepting = smtp_server_factory(
         tls=True,
         auth_required=True,

@@ -14,10 +14,16 @@ import pytest
 from tests.delivery.conftest import Delivery, wait_for
 from tests.delivery.test_runner_signals import stop
 from tests.support.manifests import vault_password
-from tests.support.oauth2 import CLIENT_ID, CLIENT_SECRET, SCOPE, ServiceAccount, TokenEndpoint
+from tests.support.oauth2 import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAILBOX,
+    SCOPE,
+    ServiceAccount,
+    TokenEndpoint,
+)
 from tests.support.smtp import SmtpSink, free_port
 
-MAILBOX = "billing@acme.example"
 LIFETIME = 3.0  # seconds: short enough to outlive within a test
 
 
@@ -42,6 +48,13 @@ def use_oauth2(
     )
 
 
+def use_client_credentials(
+    delivery: Delivery, server: SmtpSink, endpoint: TokenEndpoint, secret: str = CLIENT_SECRET
+) -> None:
+    """`use_oauth2` with `endpoint`'s client credentials, the client secret `secret`."""
+    use_oauth2(delivery, server, client_credentials(endpoint), {"clientSecret": secret})
+
+
 def client_credentials(endpoint: TokenEndpoint) -> dict[str, Any]:
     return {
         "tokenUrl": endpoint.url,
@@ -61,12 +74,7 @@ def xoauth2_server(
 def test_test_email_logs_in_with_a_token(
     blank_delivery: Delivery, xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery,
-        xoauth2_server,
-        client_credentials(token_endpoint),
-        {"clientSecret": CLIENT_SECRET},
-    )
+    use_client_credentials(blank_delivery, xoauth2_server, token_endpoint)
 
     result = blank_delivery.run(
         "test-email", "primary", "--to", "ops@acme.example", "--ca-file", blank_delivery.ca_file
@@ -86,9 +94,7 @@ def test_the_runner_delivers_across_a_tokens_expiry_with_one_new_token(
 ) -> None:
     endpoint = token_endpoint_factory(lifetime=LIFETIME)
     server = smtp_server_factory(tls=True, auth_required=True, xoauth2=endpoint.is_live)
-    use_oauth2(
-        blank_delivery, server, client_credentials(endpoint), {"clientSecret": CLIENT_SECRET}
-    )
+    use_client_credentials(blank_delivery, server, endpoint)
     first = [blank_delivery.add_invoice("INV-1"), blank_delivery.add_invoice("INV-2")]
 
     runner = blank_delivery.start_runner("--poll-interval", "0.1")
@@ -112,12 +118,7 @@ def test_the_runner_delivers_across_a_tokens_expiry_with_one_new_token(
 def test_a_wrong_client_secret_fails_the_job_with_the_reason(
     blank_delivery: Delivery, xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery,
-        xoauth2_server,
-        client_credentials(token_endpoint),
-        {"clientSecret": "an-old-secret"},
-    )
+    use_client_credentials(blank_delivery, xoauth2_server, token_endpoint, "an-old-secret")
     job = blank_delivery.add_invoice()
 
     result = blank_delivery.deliver_once()
@@ -136,9 +137,7 @@ def test_a_wrong_client_secret_fails_the_job_with_the_reason(
 def test_test_email_names_a_refused_client(
     blank_delivery: Delivery, xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery, xoauth2_server, client_credentials(token_endpoint), {"clientSecret": "x"}
-    )
+    use_client_credentials(blank_delivery, xoauth2_server, token_endpoint, "x")
 
     result = blank_delivery.run(
         "test-email", "primary", "--to", "ops@acme.example", "--ca-file", blank_delivery.ca_file
@@ -173,12 +172,7 @@ def test_an_unreachable_token_endpoint_is_retried(
 def test_a_token_endpoint_outage_is_retried_then_delivered(
     blank_delivery: Delivery, xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery,
-        xoauth2_server,
-        client_credentials(token_endpoint),
-        {"clientSecret": CLIENT_SECRET},
-    )
+    use_client_credentials(blank_delivery, xoauth2_server, token_endpoint)
     token_endpoint.fail_next(503, "<html>down for maintenance</html>")
     job = blank_delivery.add_invoice()
 
@@ -193,12 +187,10 @@ def test_a_token_endpoint_outage_is_retried_then_delivered(
 def test_google_service_account_acts_for_the_mailbox(
     blank_delivery: Delivery,
     smtp_server_factory: Callable[..., SmtpSink],
-    token_endpoint_factory: Callable[..., TokenEndpoint],
+    google_token_endpoint: TokenEndpoint,
     service_account: ServiceAccount,
 ) -> None:
-    endpoint = token_endpoint_factory(
-        scope="https://mail.google.com/", service_account=service_account, mailboxes=(MAILBOX,)
-    )
+    endpoint = google_token_endpoint
     server = smtp_server_factory(tls=True, auth_required=True, xoauth2=endpoint.is_live)
     oauth2 = {
         "provider": "google",
@@ -220,9 +212,7 @@ def test_google_service_account_acts_for_the_mailbox(
 def test_a_server_without_xoauth2_fails_the_job_clearly(
     blank_delivery: Delivery, smtp_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery, smtp_server, client_credentials(token_endpoint), {"clientSecret": "x"}
-    )
+    use_client_credentials(blank_delivery, smtp_server, token_endpoint, "x")
     job = blank_delivery.add_invoice()
 
     assert blank_delivery.deliver_once().code == 1
@@ -235,12 +225,7 @@ def test_a_server_without_xoauth2_fails_the_job_clearly(
 def test_a_client_secret_missing_in_vault_is_a_vault_failure(
     blank_delivery: Delivery, xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint
 ) -> None:
-    use_oauth2(
-        blank_delivery,
-        xoauth2_server,
-        client_credentials(token_endpoint),
-        {"clientSecret": CLIENT_SECRET},
-    )
+    use_client_credentials(blank_delivery, xoauth2_server, token_endpoint)
     blank_delivery.openbao.admin.secrets.kv.v2.delete_metadata_and_all_versions(
         path=_secret_path(blank_delivery), mount_point="secret"
     )

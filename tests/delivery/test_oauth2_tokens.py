@@ -20,14 +20,13 @@ from reconciler.vault.secret import SecretValue
 from tests.support.oauth2 import (
     CLIENT_ID,
     CLIENT_SECRET,
+    GOOGLE_SCOPE,
+    MAILBOX,
     SCOPE,
     ServiceAccount,
     TokenEndpoint,
 )
 from tests.support.smtp import free_port
-
-MAILBOX = "billing@acme.example"
-GOOGLE_SCOPE = "https://mail.google.com/"
 
 
 def client_credentials(url: str, secret: str = CLIENT_SECRET, scope: str = SCOPE) -> TokenRequest:
@@ -124,13 +123,9 @@ def test_a_response_without_expires_in_serves_one_login(
 
 
 def test_the_jwt_bearer_grant_signs_for_the_mailbox(
-    token_endpoint_factory: Callable[..., TokenEndpoint],
-    service_account: ServiceAccount,
-    smtp_ca_file: str,
+    google_token_endpoint: TokenEndpoint, service_account: ServiceAccount, smtp_ca_file: str
 ) -> None:
-    endpoint = token_endpoint_factory(
-        scope=GOOGLE_SCOPE, service_account=service_account, mailboxes=(MAILBOX,)
-    )
+    endpoint = google_token_endpoint
     tokens = OAuth2Tokens(
         jwt_bearer(endpoint.url, service_account.key_json()), ca_file=smtp_ca_file
     )
@@ -144,13 +139,9 @@ def test_the_jwt_bearer_grant_signs_for_the_mailbox(
 
 
 def test_a_key_of_another_account_is_refused_as_invalid_grant(
-    token_endpoint_factory: Callable[..., TokenEndpoint],
-    service_account: ServiceAccount,
-    smtp_ca_file: str,
+    google_token_endpoint: TokenEndpoint, service_account: ServiceAccount, smtp_ca_file: str
 ) -> None:
-    endpoint = token_endpoint_factory(
-        scope=GOOGLE_SCOPE, service_account=service_account, mailboxes=(MAILBOX,)
-    )
+    endpoint = google_token_endpoint
     impostor = ServiceAccount(service_account.email, ServiceAccount.new().key)
     tokens = OAuth2Tokens(jwt_bearer(endpoint.url, impostor.key_json()), ca_file=smtp_ca_file)
 

@@ -10,13 +10,12 @@ import pytest
 from reconciler.delivery.failures import DeliveryFailure
 from reconciler.delivery.login import OAuth2Login, PasswordLogin, xoauth2_response
 from reconciler.delivery.oauth2 import OAuth2Tokens, TokenRequest
-from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint
+from reconciler.delivery.transport import SmtpConnection
 from reconciler.vault.secret import SecretValue
+from tests.delivery.test_transport import endpoint as endpoint_of
 from tests.delivery.test_transport import invoice
-from tests.support.oauth2 import CLIENT_ID, CLIENT_SECRET, SCOPE, TokenEndpoint
+from tests.support.oauth2 import CLIENT_ID, CLIENT_SECRET, MAILBOX, SCOPE, TokenEndpoint
 from tests.support.smtp import SERVER_PASSWORD, SERVER_USERNAME, SmtpSink
-
-MAILBOX = "billing@acme.example"
 
 
 def oauth2_login(endpoint: TokenEndpoint, ca_file: str, secret: str = CLIENT_SECRET) -> OAuth2Login:
@@ -28,17 +27,6 @@ def oauth2_login(endpoint: TokenEndpoint, ca_file: str, secret: str = CLIENT_SEC
         client_id=CLIENT_ID,
     )
     return OAuth2Login(MAILBOX, OAuth2Tokens(request, ca_file=ca_file, timeout=5))
-
-
-def endpoint_of(server: SmtpSink, **overrides: object) -> SmtpEndpoint:
-    fields: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "start_tls_only": True,
-        "timeout": 10.0,
-        "ca_file": server.ca_file,
-    }
-    return SmtpEndpoint(**{**fields, **overrides})  # type: ignore[arg-type]
 
 
 def failure_of(action: Callable[[], object]) -> DeliveryFailure:

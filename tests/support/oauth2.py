@@ -15,8 +15,9 @@ Tokens are random, live `lifetime` seconds, and are recorded (`issued`), so an S
 server can accept only live ones (`is_live`, see `SmtpSink(xoauth2=...)`) and tests can
 count fetches and look for tokens in what was written. `fail_next(status, body)` answers
 the next requests with an error. As a pytest plugin (`pytest_plugins`), it provides
-`token_endpoint` (certificate from the session's `smtp_ca`, so `smtp_ca_file` trusts it)
-and `service_account` (a `ServiceAccount` with a fresh key).
+`token_endpoint` (certificate from the session's `smtp_ca`, so `smtp_ca_file` trusts it),
+`token_endpoint_factory(**options)`, `service_account` (a `ServiceAccount` with a fresh
+key) and `google_token_endpoint` (the JWT-bearer grant for it, acting for `MAILBOX`).
 """
 
 from __future__ import annotations
@@ -41,15 +42,21 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 __all__ = [
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "GOOGLE_SCOPE",
+    "MAILBOX",
     "SCOPE",
     "IssuedToken",
     "ServiceAccount",
     "TokenEndpoint",
+    "google_token_endpoint",
     "service_account",
     "token_endpoint",
     "token_endpoint_factory",
 ]
 
+#: The mailbox tokens act for: XOAUTH2's `user`, the `sub` of a JWT-bearer token.
+MAILBOX = "billing@acme.example"
+GOOGLE_SCOPE = "https://mail.google.com/"
 CLIENT_ID = "3f2c6a1e-smtpcfg-tests"
 CLIENT_SECRET = "client-secret-for-tests"
 SCOPE = "https://outlook.office365.com/.default"
@@ -309,3 +316,13 @@ def token_endpoint_factory(
 def token_endpoint(token_endpoint_factory: Callable[..., TokenEndpoint]) -> TokenEndpoint:
     """A client-credentials endpoint whose tokens live an hour."""
     return token_endpoint_factory()
+
+
+@pytest.fixture
+def google_token_endpoint(
+    token_endpoint_factory: Callable[..., TokenEndpoint], service_account: ServiceAccount
+) -> TokenEndpoint:
+    """Google's way: `service_account` may act for MAILBOX with the scope GOOGLE_SCOPE."""
+    return token_endpoint_factory(
+        scope=GOOGLE_SCOPE, service_account=service_account, mailboxes=(MAILBOX,)
+    )
