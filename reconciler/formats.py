@@ -80,8 +80,9 @@ def is_size(value: str) -> bool:
 
 
 def is_https_url(value: str) -> bool:
-    """An `https://host[:port]/path` URL: no credentials in it, no fragment, no spaces."""
-    if any(character.isspace() for character in value):
+    """An `https://host[:port]/path` URL (scheme in lowercase): no credentials in it, no
+    fragment, no spaces."""
+    if not value.startswith("https://") or any(character.isspace() for character in value):
         return False
     try:
         parts = urlsplit(value)
@@ -90,8 +91,7 @@ def is_https_url(value: str) -> bool:
         return False
     host = parts.hostname or ""
     return (
-        parts.scheme == "https"
-        and (is_hostname(host) or is_ip_address(host))
+        (is_hostname(host) or is_ip_address(host))
         and "@" not in parts.netloc
         and not parts.fragment
     )

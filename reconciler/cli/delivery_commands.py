@@ -223,12 +223,18 @@ def _smtp_client_options(function: F) -> F:
         default=SMTP_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
-        help="Bounds connecting with the greeting, each whole reply, and each send.",
+        help=(
+            "Bounds connecting with the greeting, each whole reply, and each send; "
+            "and each OAuth2 token request."
+        ),
     )(function)
     return click.option(
         "--ca-file",
         type=click.Path(exists=True, dir_okay=False),
-        help="CA certificates to verify SMTP servers with [default: system store].",
+        help=(
+            "CA certificates to verify SMTP servers and OAuth2 token endpoints with "
+            "[default: system store]."
+        ),
     )(function)
 
 

@@ -296,11 +296,8 @@ def _access_token(url: str, token: dict[str, Any]) -> tuple[str, float | None]:
             f"the token endpoint {url} answered without an access_token",
             temporary=False,
         )
-    lifetime = token.get("expires_in")
-    try:
-        return value, float(lifetime) if lifetime is not None else None
-    except (TypeError, ValueError):
-        return value, None
+    lifetime = token.get("expires_in")  # Authlib has checked that it is a number
+    return value, float(lifetime) if lifetime is not None else None
 
 
 def _http_failure(url: str, response: requests.Response | None) -> TokenEndpointFailure:

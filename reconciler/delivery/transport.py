@@ -238,15 +238,11 @@ class _Session(StreamingData, smtplib.SMTP):
             self._xoauth2(login, login.tokens.renew(token))
 
     def _require_mechanism(self, mechanism: str, login: OAuth2Login) -> None:
-        if not self.has_extn("auth"):
-            raise smtplib.SMTPNotSupportedError(
-                f"the server offers no AUTH, and the {login.credential} of {login.username} "
-                f"needs AUTH {mechanism}"
-            )
-        offered = self.esmtp_features["auth"].upper().split()
+        offered = self.esmtp_features.get("auth", "").upper().split()
         if mechanism not in offered:
+            others = f"it offers {' '.join(offered)}" if offered else "it offers no AUTH"
             raise smtplib.SMTPNotSupportedError(
-                f"the server does not offer AUTH {mechanism} (it offers {' '.join(offered)}), "
+                f"the server does not offer AUTH {mechanism} ({others}), "
                 f"which the {login.credential} of {login.username} needs"
             )
 

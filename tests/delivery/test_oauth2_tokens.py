@@ -116,6 +116,7 @@ def test_a_response_without_expires_in_serves_one_login(
     token_endpoint: TokenEndpoint, smtp_ca_file: str
 ) -> None:
     token_endpoint.fail_next(200, {"access_token": "one-use", "token_type": "Bearer"})
+
     tokens = OAuth2Tokens(client_credentials(token_endpoint.url), ca_file=smtp_ca_file)
 
     assert tokens.token().reveal() == "one-use"
@@ -260,6 +261,7 @@ def test_another_scope_is_invalid_scope(token_endpoint: TokenEndpoint, smtp_ca_f
         (404, "<html>not found</html>", "invalid-response", False),
         (200, "<html>a portal</html>", "invalid-response", False),
         (200, {"token_type": "Bearer"}, "invalid-response", False),
+        (200, {"access_token": "t", "expires_in": "soon"}, "invalid-response", False),
     ],
 )
 def test_token_endpoint_failures_are_classified(

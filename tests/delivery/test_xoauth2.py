@@ -187,3 +187,17 @@ def test_a_password_login_still_works_next_to_xoauth2(
         connection.send(invoice())
 
     assert [a.mechanism for a in server.sessions[0].auth] == ["PLAIN"]
+
+
+def test_a_temporary_refusal_is_not_answered_with_a_new_token(
+    xoauth2_server: SmtpSink, token_endpoint: TokenEndpoint, smtp_ca_file: str
+) -> None:
+    xoauth2_server.fail_next("454 4.7.0 Temporary authentication failure", at="auth")
+    connection = SmtpConnection(
+        endpoint_of(xoauth2_server), oauth2_login(token_endpoint, smtp_ca_file)
+    )
+
+    failure = failure_of(connection.open)
+
+    assert (failure.step, failure.code, failure.temporary) == ("authentication", 454, True)
+    assert len(token_endpoint.issued) == 1
