@@ -28,6 +28,7 @@ from reconciler.delivery.login import Revealable
 from reconciler.delivery.transport import tls_context
 from reconciler.vault.errors import innermost_reason
 from reconciler.vault.secret import SecretValue
+from reconciler.vault.tokens import Notify
 
 if TYPE_CHECKING:
     import ssl
@@ -97,7 +98,10 @@ class _Cached:
 
 
 class OAuth2Tokens:
-    """A login's tokens (see `BearerTokens`): fetched on first use and on expiry."""
+    """A login's tokens (see `BearerTokens`): fetched on first use and on expiry.
+
+    `notify(message, **fields)` hears of each fetch (the runner's log), never the token.
+    """
 
     def __init__(
         self,
@@ -106,11 +110,13 @@ class OAuth2Tokens:
         ca_file: str | None = None,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        notify: Notify | None = None,
     ) -> None:
         self.request = request
         self._context = tls_context(ca_file)
         self._timeout = timeout
         self._clock = clock
+        self._notify = notify or (lambda message, **fields: None)
         self._cached: _Cached | None = None
 
     def __repr__(self) -> str:
@@ -131,10 +137,18 @@ class OAuth2Tokens:
     def _fetch(self) -> SecretValue:
         self._cached = None
         started = self._clock()
-        value, lifetime = fetch_token(self.request, self._context, self._timeout)
+        request = self.request
+        value, lifetime = fetch_token(request, self._context, self._timeout)
         token = SecretValue(value)
         if lifetime is not None:
             self._cached = _Cached(token, started + lifetime - reuse_margin(lifetime))
+        life = f"valid {lifetime:g}s" if lifetime is not None else "for one login"
+        self._notify(
+            f"OAuth2: fetched a token from {request.token_url} for "
+            f"{request.subject or request.client_id}; {life}",
+            oauth2="token",
+            ttl=lifetime,
+        )
         return token
 
 

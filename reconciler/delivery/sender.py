@@ -20,6 +20,7 @@ from reconciler.delivery.settings_login import settings_login
 from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import StoredResource
 from reconciler.vault.resolver import VaultResolver
+from reconciler.vault.tokens import Notify
 
 
 class Sender:
@@ -31,9 +32,12 @@ class Sender:
         *,
         ca_file: str | None = None,
         timeout: float = SMTP_TIMEOUT,
+        notify: Notify | None = None,
     ) -> None:
+        """`notify(message, **fields)` hears of each OAuth2 token fetched (the runner's log)."""
         tls_context(ca_file)  # a bad CA file fails now, not every job later
         self._resolver = resolver
+        self._notify = notify
         self._ca_file = ca_file
         self._timeout = timeout
         self._connections: dict[str, tuple[str, SmtpConnection]] = {}
@@ -90,7 +94,7 @@ class Sender:
         """One token source per distinct request, shared by the settings that make it."""
         if request not in self._tokens:
             self._tokens[request] = OAuth2Tokens(
-                request, ca_file=self._ca_file, timeout=self._timeout
+                request, ca_file=self._ca_file, timeout=self._timeout, notify=self._notify
             )
         return self._tokens[request]
 

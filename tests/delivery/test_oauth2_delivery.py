@@ -111,6 +111,8 @@ def test_the_runner_delivers_across_a_tokens_expiry_with_one_new_token(
     attempts = [a for session in server.sessions for a in session.auth]
     # The runner renewed the expired token itself: the server never refused one.
     assert [(a.mechanism, a.succeeded) for a in attempts] == [("XOAUTH2", True)] * len(attempts)
+    fetched = [line for line in blank_delivery.runner_log.splitlines() if "OAuth2:" in line]
+    assert fetched == [f"OAuth2: fetched a token from {endpoint.url} for {CLIENT_ID}; valid 3s"] * 2
     for token in endpoint.tokens:
         assert token not in blank_delivery.runner_log
 
