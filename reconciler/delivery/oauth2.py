@@ -80,12 +80,15 @@ class TokenRequest:
     """What to ask which token endpoint for.
 
     `secret()` gives the client secret (client credentials) or the service account's
-    key JSON (jwt-bearer); `subject` is the mailbox a jwt-bearer token acts for.
+    key JSON (jwt-bearer), and `secret_name` says which secret that is (a Vault
+    reference's `display()`), so that requests compare equal only when they read the
+    same secret. `subject` is the mailbox a jwt-bearer token acts for.
     """
 
     grant: Grant
     token_url: str
     scope: str
+    secret_name: str
     secret: Callable[[], Revealable] = field(repr=False, compare=False)
     client_id: str | None = None
     subject: str | None = None

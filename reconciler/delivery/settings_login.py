@@ -30,32 +30,28 @@ def settings_login(
         return None
     if "oauth2" in spec:
         return OAuth2Login(username, tokens(token_request(spec, resolver)))
-    return PasswordLogin(username, _read(resolver, spec["password"])())
+    password = _read(resolver, VaultReference.from_spec(spec["password"]))
+    return PasswordLogin(username, password())
 
 
 def token_request(spec: Mapping[str, Any], resolver: Callable[[], VaultResolver]) -> TokenRequest:
     """What an OAuth2 login of `spec` asks its token endpoint for."""
     oauth2 = spec["oauth2"]
-    if "serviceAccountKey" in oauth2:
-        return TokenRequest(
-            grant="jwt-bearer",
-            token_url=oauth2["tokenUrl"],
-            scope=oauth2["scope"],
-            secret=_read(resolver, oauth2["serviceAccountKey"]),
-            subject=spec["username"],
-        )
+    google = "serviceAccountKey" in oauth2
+    reference = VaultReference.from_spec(oauth2["serviceAccountKey" if google else "clientSecret"])
     return TokenRequest(
-        grant="client-credentials",
+        grant="jwt-bearer" if google else "client-credentials",
         token_url=oauth2["tokenUrl"],
         scope=oauth2["scope"],
-        secret=_read(resolver, oauth2["clientSecret"]),
-        client_id=oauth2["clientId"],
+        secret_name=reference.display(),
+        secret=_read(resolver, reference),
+        client_id=oauth2.get("clientId"),
+        subject=spec["username"] if google else None,
     )
 
 
 def _read(
-    resolver: Callable[[], VaultResolver], reference: dict[str, Any]
+    resolver: Callable[[], VaultResolver], reference: VaultReference
 ) -> Callable[[], SecretValue]:
     """Reads the secret from Vault each time it is called (raises VaultLookupError)."""
-    parsed = VaultReference.from_spec(reference)
-    return lambda: resolver().resolve(parsed).value
+    return lambda: resolver().resolve(reference).value

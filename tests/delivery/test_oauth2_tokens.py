@@ -34,6 +34,7 @@ def client_credentials(url: str, secret: str = CLIENT_SECRET, scope: str = SCOPE
         grant="client-credentials",
         token_url=url,
         scope=scope,
+        secret_name="vault secret/smtp/test#clientSecret",
         secret=lambda: SecretValue(secret),
         client_id=CLIENT_ID,
     )
@@ -44,6 +45,7 @@ def jwt_bearer(url: str, key_json: str, subject: str = MAILBOX) -> TokenRequest:
         grant="jwt-bearer",
         token_url=url,
         scope=GOOGLE_SCOPE,
+        secret_name="vault secret/smtp/test#key.json",
         secret=lambda: SecretValue(key_json),
         subject=subject,
     )

@@ -23,6 +23,7 @@ def oauth2_login(endpoint: TokenEndpoint, ca_file: str, secret: str = CLIENT_SEC
         grant="client-credentials",
         token_url=endpoint.url,
         scope=SCOPE,
+        secret_name="vault secret/smtp/test#clientSecret",
         secret=lambda: SecretValue(secret),
         client_id=CLIENT_ID,
     )
