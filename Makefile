@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/smtpcfg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,test,postgres]'
 	touch $@
 
 install: $(BIN)/smtpcfg

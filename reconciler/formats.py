@@ -17,7 +17,8 @@ from reconciler.header_text import line_break_in
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 # RFC 5322 dot-atom local part; quoted local parts are legal but never seen in billing.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
-_SIZE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
+# ASCII digits only: `\d` (and int()) would also read Arabic-Indic or fullwidth digits.
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([A-Za-z]*)\s*$")
 _UNITS = {
     "": 1,
     "b": 1,
@@ -31,11 +32,16 @@ _UNITS = {
 
 
 def is_hostname(value: str) -> bool:
-    """A DNS name of letter-digit-hyphen labels (RFC 1123), an optional trailing dot."""
+    """A DNS name of letter-digit-hyphen labels (RFC 1123), an optional trailing dot.
+
+    The last label may not be all digits (RFC 1123 2.1), so that `192.0.2.1` is an
+    address, never a name, and `256.0.2.1` or `a@192.0.2.1` are refused.
+    """
     name = value[:-1] if value.endswith(".") else value
     if not name or len(name) > 253:
         return False
-    return all(_LABEL.match(label) for label in name.split("."))
+    labels = name.split(".")
+    return all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
 
 
 def is_ip_address(value: str) -> bool:

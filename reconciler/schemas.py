@@ -39,8 +39,14 @@ def schema_dir() -> Path:
 
 @cache
 def _load_all() -> dict[str, dict[str, Any]]:
+    """Each schema file by name, given its file URI as `$id`.
+
+    The files carry no `$id`: their `$ref`s are relative ("common.schema.json#/..."), so
+    that any tool resolves them to the files beside the one it was given, offline
+    (check-jsonschema, yaml-language-server). The engines here are given the same base.
+    """
     return {
-        path.name: json.loads(path.read_text(encoding="utf-8"))
+        path.name: {"$id": path.as_uri(), **json.loads(path.read_text(encoding="utf-8"))}
         for path in sorted(schema_dir().glob("*.schema.json"))
     }
 

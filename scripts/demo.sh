@@ -19,7 +19,7 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
+wait_for_line() { for _ in $(seq 100); do grep -qF "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; echo "timed out waiting for '$1' in $2" >&2; cat "$2" >&2; exit 1; }
 
 step "start a throwaway OpenBao (Vault API) on loopback and store the SMTP passwords"
 export VAULT_ADDR="http://127.0.0.1:$(free_port)"
@@ -48,12 +48,13 @@ smtpcfg apply plan.json --actor demo
 step "plan again: nothing to do"
 smtpcfg plan -f "$repo/examples/smtp.yaml" --detailed-exitcode
 
-step "start a local SMTP relay (STARTTLS, login required) and point 'primary' at it"
-PYTHONPATH="$repo" "$python" "$repo/scripts/demo_sink.py" "$work" billing-mailer "$primary_password" 2>"$work/sink.log" &
+step "start a local SMTP relay (smtpcfg dev-sink: STARTTLS, any login) and point 'primary' at it"
+port="$(free_port)"
+smtpcfg dev-sink --port "$port" --ca-file "$work/ca.pem" --save "$work/mail" >"$work/sink.log" 2>&1 &
 pids+=($!)
 sink_pid=$!
-wait_for "$work/sink.port"
-port="$(cat "$work/sink.port")"
+wait_for_line "Ctrl-C stops it." "$work/sink.log"
+head -2 "$work/sink.log"
 mkdir -p manifests
 sed -e "s/host: smtp.example.com/host: 127.0.0.1/" -e "s/port: 587/port: $port/" \
   "$repo/examples/smtp.yaml" >manifests/smtp.yaml

@@ -18,6 +18,8 @@ EXIT_ERROR = 1
 #: `validate` no delivery code.
 COMMAND_MODULES = {
     "init": "init_command",
+    "completion": "completion_command",
+    "dev-sink": "dev_sink_command",
     **dict.fromkeys(("validate", "plan", "apply"), "manifest_commands"),
     **dict.fromkeys(("get", "export", "history"), "read_commands"),
     **dict.fromkeys(("outbox", "deliver", "test-email"), "delivery_commands"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,9 @@ import click
 
 from reconciler.cli.options import (
     F,
+    manifest_paths,
     manifests_option,
+    output_format_option,
     owning_scope_option,
     plan_key_option,
     store_option,
@@ -23,28 +26,55 @@ from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY, PlanRequest
 from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT
 
 if TYPE_CHECKING:
+    from reconciler.model import Problem
     from reconciler.plan.model import Plan
 
 EXIT_CHANGES = 2
 
 
 @click.command()
-@manifests_option(required=True)
-def validate(paths: tuple[str, ...]) -> None:
+@manifest_paths
+@output_format_option("text", "json")
+def validate(paths: tuple[str, ...], output_format: str) -> None:
     """Check manifests offline: schema, values and cross-references.
 
-    Every problem is listed as `file:line:col: Kind/name: field: message`; the
-    exit status is 1 if there is any. Neither the store nor Vault is contacted.
+    PATHs and -f PATHs are files or folders (searched for *.yaml and *.yml), '-'
+    stdin; references are checked across all of them together. Every problem is
+    listed as `file:line:col: Kind/name: field: message` (with -o json, as objects
+    with file, line, column, resource, field and message); the exit status is 1 if
+    there is any. Neither the store nor Vault is contacted.
 
     \b
-    Example:
+    Examples:
       smtpcfg validate -f manifests/ -f extra.yaml
+      smtpcfg validate manifests/*.yaml
+      smtpcfg validate -f manifests/ -o json
     """
     from reconciler.manifests.load import load_manifests
+    from reconciler.model import ManifestProblems
 
-    manifests = load_manifests(paths)
+    try:
+        manifests = load_manifests(paths)
+    except ManifestProblems as error:
+        if output_format != "json":
+            raise
+        _echo_validation(None, error.problems)
+        raise SmtpcfgError(str(error)) from None
     count = len(manifests.resources)
-    click.echo(f"{count} resource{'s' if count != 1 else ''} valid.")
+    if output_format == "json":
+        _echo_validation(count, [])
+    else:
+        click.echo(f"{count} resource{'s' if count != 1 else ''} valid.")
+
+
+def _echo_validation(resources: int | None, problems: list[Problem]) -> None:
+    """`resources` counts the valid resources, None when there are problems."""
+    report = {
+        "valid": not problems,
+        "resources": resources,
+        "problems": [problem.as_json() for problem in problems],
+    }
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 def _threshold_option(function: F) -> F:
@@ -90,7 +120,7 @@ def _source_option(function: F) -> F:
 
 
 @click.command()
-@manifests_option(required=True)
+@manifest_paths
 @store_option
 @click.option(
     "--out",
@@ -133,6 +163,7 @@ def plan(
 ) -> None:
     """Show what apply would change in the store.
 
+    PATHs and -f PATHs are manifest files or folders, planned together as one set.
     A plan over the safety threshold still succeeds, with a warning: only apply
     refuses it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -113,6 +114,22 @@ def manifests_option(required: bool) -> Callable[[F], F]:
         metavar="PATH",
         help="Manifest file or folder (searched for *.yaml, *.yml); '-' reads stdin. Repeatable.",
     )
+
+
+def manifest_paths(function: F) -> F:
+    """Manifest files and folders as positional PATHs and as repeated `-f PATH`, joined
+    into the command's `paths` (at least one): `smtpcfg validate a.yaml b.yaml -f dir/`.
+    Positional paths are what pre-commit and shell globs pass."""
+
+    @functools.wraps(function)
+    def joined(*args: Any, positional_paths: tuple[str, ...], **kwargs: Any) -> Any:
+        paths = (*kwargs.pop("paths"), *positional_paths)
+        if not paths:
+            raise click.UsageError("give the manifests: PATH... or -f PATH (files or folders)")
+        return function(*args, paths=paths, **kwargs)
+
+    joined = click.argument("positional_paths", nargs=-1, metavar="[PATH]...")(joined)
+    return manifests_option(required=False)(joined)
 
 
 def use_color(stream: TextIO | None = None) -> bool:

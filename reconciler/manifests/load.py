@@ -76,12 +76,20 @@ def _load(paths: Sequence[str], stdin: TextIO) -> Manifests:
 def _read_sources(
     paths: Sequence[str], stdin: TextIO, problems: list[Problem], files: list[Path]
 ) -> Iterable[tuple[str, str]]:
-    """(label, text) for each manifest file; unreadable paths become problems."""
+    """(label, text) for each manifest file, once each; unreadable paths become problems.
+
+    A file named twice (`-f manifests/` and `manifests/smtp.yaml`, as a pre-commit hook
+    with `args: [-f, manifests/]` passes it) is read once, so it declares nothing twice.
+    """
+    seen: set[Path] = set()
     for given in paths:
         if given == STDIN:
             yield "<stdin>", stdin.read()
             continue
         for path in _expand(Path(given), problems):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:

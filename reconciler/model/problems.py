@@ -50,6 +50,17 @@ class Problem:
         parts.append(self.message)
         return ": ".join(parts)
 
+    def as_json(self) -> dict[str, str | int | None]:
+        """The fields a bot reads (`validate -o json`); `resource` and `field` may be null."""
+        return {
+            "file": self.position.file,
+            "line": self.position.line,
+            "column": self.position.column,
+            "resource": self.resource,
+            "field": self.field,
+            "message": self.message,
+        }
+
 
 class ManifestProblems(SmtpcfgError):
     """Raised once, after every file was read, carrying every problem found."""

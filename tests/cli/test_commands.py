@@ -12,7 +12,8 @@ from tests.support.cli import Cli
 
 
 @pytest.mark.parametrize(
-    "command", ["init", "validate", "plan", "apply", "get", "export", "history"]
+    "command",
+    ["init", "validate", "plan", "apply", "get", "export", "history", "completion", "dev-sink"],
 )
 def test_every_command_has_help_with_an_example(cli: Cli, command: str) -> None:
     result = cli(command, "--help")

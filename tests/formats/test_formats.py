@@ -20,7 +20,12 @@ NAME_253 = ".".join([LABEL_63, LABEL_63, LABEL_63, "b" * 61])
         ("localhost", True),
         ("a", True),
         ("mail-1.example.com", True),
-        ("1.2.3.4", True),
+        ("mx1.example.com", True),
+        ("smtp.2example", True),
+        ("1.2.3.4", False),
+        ("256.0.2.1", False),
+        ("mail.123", False),
+        ("123", False),
         (f"{LABEL_63}.example.com", True),
         (NAME_253, True),
         (f"{NAME_253}.", True),
@@ -84,6 +89,7 @@ def test_ip_addresses(value: str, valid: bool) -> None:
         ("billing@example.com\n", False),
         ("billing\n@example.com", False),
         (f"{'a' * 65}@example.com", False),
+        ("billing@192.0.2.1", False),
     ],
 )
 def test_emails(value: str, valid: bool) -> None:
@@ -115,7 +121,21 @@ def test_sizes_read_as_bytes(value: int | str, size: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "MB", "1.5MB", "-1MB", "+1MB", "10 TB", "10 M", "10 MiBs", "ten MB", "1 0MB"]
+    "value",
+    [
+        "",
+        "MB",
+        "1.5MB",
+        "-1MB",
+        "+1MB",
+        "10 TB",
+        "10 M",
+        "10 MiBs",
+        "ten MB",
+        "1 0MB",
+        "\u0661\u0660MB",
+        "\uff11\uff10MB",
+    ],
 )
 def test_bad_sizes_say_which_units_there_are(value: str) -> None:
     with pytest.raises(ValueError, match="as a size: use bytes or a unit B, KB, MB, GB") as raised:
@@ -137,6 +157,7 @@ def test_a_size_is_at_least_one_byte(value: str, valid: bool) -> None:
         ("hostname-or-ip", "smtp.example.com", True),
         ("hostname-or-ip", "192.0.2.1", True),
         ("hostname-or-ip", "::1", True),
+        ("hostname-or-ip", "256.0.2.1", False),
         ("hostname-or-ip", "smtp example.com", False),
         ("hostname-or-ip", "smtp.example.com\n", False),
         ("email", "billing@example.com", True),

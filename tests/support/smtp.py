@@ -15,7 +15,8 @@
   `check(username, token)` says so (e.g. `TokenEndpoint.is_live`, tests/support/oauth2.py);
   a refusal is answered as Gmail does: a 334 with a JSON error, then 535.
 - `smtp_ca` (trustme.CA), `smtp_ca_file` (its PEM path, a client's `ca_file`) and
-  `smtp_tls_context` (server side, certificate for "localhost" and "127.0.0.1").
+  `smtp_tls_context` (server side, certificate for "localhost", "127.0.0.1" and "::1",
+  as `smtpcfg dev-sink` makes it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from reconciler.dev_sink import loopback_tls_context
 
 __all__ = [
     "SERVER_PASSWORD",
@@ -436,9 +439,7 @@ def smtp_ca_file(smtp_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="session")
 def smtp_tls_context(smtp_ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    smtp_ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
-    return context
+    return loopback_tls_context(smtp_ca)
 
 
 @pytest.fixture
