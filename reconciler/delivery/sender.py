@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 
 from reconciler.delivery.failures import DeliveryFailure
-from reconciler.delivery.oauth2 import OAuth2Tokens, TokenRequest
+from reconciler.delivery.oauth2 import OAuth2Tokens
 from reconciler.delivery.options import SMTP_TIMEOUT
 from reconciler.delivery.settings_login import settings_login
+from reconciler.delivery.token_endpoint import TokenRequest
 from reconciler.delivery.transport import SendResult, SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import StoredResource
 from reconciler.vault.resolver import VaultResolver

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.delivery.login import BearerTokens, Login, OAuth2Login, PasswordLogin
-from reconciler.delivery.oauth2 import TokenRequest
+from reconciler.delivery.token_endpoint import TokenRequest
 from reconciler.model import VaultReference
 from reconciler.vault.resolver import VaultResolver
 from reconciler.vault.secret import SecretValue

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from reconciler.delivery.oauth2 import (
-    OAuth2Tokens,
+from reconciler.delivery.oauth2 import OAuth2Tokens, reuse_margin
+from reconciler.delivery.token_endpoint import (
     TokenEndpointFailure,
     TokenRequest,
-    reuse_margin,
     service_account_key,
 )
 from reconciler.vault.secret import SecretValue

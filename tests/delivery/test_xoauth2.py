@@ -9,7 +9,8 @@ import pytest
 
 from reconciler.delivery.failures import DeliveryFailure
 from reconciler.delivery.login import OAuth2Login, PasswordLogin, xoauth2_response
-from reconciler.delivery.oauth2 import OAuth2Tokens, TokenRequest
+from reconciler.delivery.oauth2 import OAuth2Tokens
+from reconciler.delivery.token_endpoint import TokenRequest
 from reconciler.delivery.transport import SmtpConnection
 from reconciler.vault.secret import SecretValue
 from tests.delivery.test_transport import endpoint as endpoint_of
