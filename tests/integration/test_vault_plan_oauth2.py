@@ -150,3 +150,19 @@ def test_moving_from_a_password_to_oauth2_is_one_update(
     assert f"- spec.password: vault {secret_path}#clientSecret" in result.stdout
     assert '+ spec.oauth2.provider: "microsoft"' in result.stdout
     assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete." in result.stdout
+
+
+def test_exported_oauth2_settings_plan_as_no_changes(
+    cli: Cli, tmp_path: Path, openbao: OpenBao, secret_path: str
+) -> None:
+    write_manifests(tmp_path / "m.yaml", [m365("m365", secret_path), workspace("gws", secret_path)])
+    assert cli("apply", "-f", "m.yaml", "--auto-approve", env=openbao.env()).code == 0
+
+    exported = cli("export", "-o", "exported/")
+    again = cli("plan", "-f", "exported/", "--detailed-exitcode", env=openbao.env())
+    listed = cli("get", "smtpsettings")
+
+    assert exported.code == 0, exported.output
+    assert again.code == 0, again.output
+    assert "smtp.example.com:587 oauth2:microsoft" in listed.stdout
+    assert "smtp.example.com:587 oauth2:google" in listed.stdout
