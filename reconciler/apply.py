@@ -18,9 +18,12 @@ from reconciler.plan.request import PlanRequest
 from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT, threshold_breach
 from reconciler.plan.signing import load_key
 from reconciler.plan.verify import verify_plan
-from reconciler.provenance import detect_actor
+from reconciler.provenance import ApplyContext, detect_actor, detect_context
 from reconciler.store.base import PendingAudit, Store, Write, WriteAction
 from reconciler.store.open import existing_store
+
+#: An apply's context when nothing is known of it (the Python API's default).
+NO_CONTEXT = ApplyContext()
 
 #: Shown the plan about to be applied, and a note on how it was loaded (or None); raises
 #: to stop the apply before anything is written (`apply` prints and asks here).
@@ -33,6 +36,9 @@ class Applied:
 
     plan: Plan
     revision: int | None
+    #: The audit chain's head after the apply: keep it outside the store (a CI log) to
+    #: check the chain against later (`history --verify --expect-head`).
+    head: str | None = None
 
     def describe(self) -> str:
         if self.revision is None:
@@ -41,20 +47,30 @@ class Applied:
         return (
             f"Apply complete: {counts['create']} created, {counts['update']} updated, "
             f"{counts['replace']} replaced, {counts['delete']} deleted. "
-            f"Store revision {self.revision}, plan digest {self.plan.digest()}."
+            f"Store revision {self.revision}, plan digest {self.plan.digest()}.\n"
+            f"Audit log head: {self.head}"
         )
 
 
-def apply_manifests(
-    request: PlanRequest, review: Review, *, actor: str | None = None, force: bool = False
-) -> Applied:
-    """Plan the manifests against the store, let `review` see (or refuse) the plan, apply it.
+@dataclass(frozen=True)
+class Approval:
+    """Who applies and who approved it, for the audit log. `actor` None: $GITHUB_ACTOR
+    or the OS user; `source` overrides a saved plan's."""
 
-    `actor` None: $GITHUB_ACTOR or the OS user.
-    """
+    actor: str | None = None
+    approved_by: str | None = None
+    source: str | None = None
+
+
+def apply_manifests(
+    request: PlanRequest, review: Review, *, approval: Approval = Approval(), force: bool = False
+) -> Applied:
+    """Plan the manifests against the store, let `review` see (or refuse) the plan, apply it."""
     plan = plan_from_manifests(request)
     review(plan, None)
-    return _apply_to(request.store_url, plan, actor, None, request.threshold, force)
+    files = [Path(path) for path in request.paths if path != "-"]
+    context = detect_context(approval.approved_by, os.environ, files)
+    return _apply_to(request.store_url, plan, approval, context, request.threshold, force)
 
 
 def apply_saved_plan(
@@ -63,26 +79,26 @@ def apply_saved_plan(
     review: Review,
     *,
     key_file: Path | None = None,
-    actor: str | None = None,
-    source: str | None = None,
+    approval: Approval = Approval(),
     threshold: float = DEFAULT_THRESHOLD_PERCENT,
     force: bool = False,
 ) -> Applied:
     """Apply a plan saved by `plan --out`, if it still fits the store (see `apply_plan`).
 
     With a plan key (`key_file` or $SMTPCFG_PLAN_KEY) only plans signed with it load.
-    `source` overrides the plan's in the audit log.
+    The apply's own commit is the CI job's, or that of the current folder.
     """
     plan, note = load_plan(plan_file, load_key(key_file, os.environ))
     review(plan, note)
-    return _apply_to(store_url, plan, actor, source, threshold, force)
+    context = detect_context(approval.approved_by, os.environ, [])
+    return _apply_to(store_url, plan, approval, context, threshold, force)
 
 
 def _apply_to(
     store_url: str,
     plan: Plan,
-    actor: str | None,
-    source: str | None,
+    approval: Approval,
+    context: ApplyContext,
     threshold: float,
     force: bool,
 ) -> Applied:
@@ -92,12 +108,14 @@ def _apply_to(
         revision = apply_plan(
             plan,
             store,
-            actor=detect_actor(actor, os.environ),
-            source=source,
+            actor=detect_actor(approval.actor, os.environ),
+            source=approval.source,
+            context=context,
             threshold=threshold,
             force=force,
         )
-    return Applied(plan, revision)
+        head = store.chain_state().head
+    return Applied(plan, revision, head)
 
 
 def apply_plan(
@@ -108,6 +126,7 @@ def apply_plan(
     threshold: float,
     force: bool,
     source: str | None = None,
+    context: ApplyContext = NO_CONTEXT,
 ) -> int:
     """Apply all of `plan` or nothing; return the store's new revision.
 
@@ -131,6 +150,7 @@ def apply_plan(
             plan_digest=plan.digest(),
             changes=audit_changes(changes),
             secrets=_applied_secrets(plan),
+            context=context,
         )
         return _writes(plan, changes), audit
 

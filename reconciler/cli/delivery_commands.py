@@ -10,9 +10,9 @@ import click
 
 from reconciler.cli.options import (
     Duration,
-    F,
     KeyValue,
     output_format_option,
+    smtp_client_options,
     store_option,
     vault_auth_option,
 )
@@ -215,27 +215,14 @@ def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
     click.echo(pruned.describe(dry_run=dry_run))
 
 
-def _smtp_client_options(function: F) -> F:
-    """How the runner and test-email connect: both send through the same code."""
-    function = click.option(
-        "--timeout",
-        type=click.FloatRange(0.1),
-        default=SMTP_TIMEOUT,
-        show_default=True,
-        metavar="SECONDS",
-        help=(
-            "Bounds connecting with the greeting, each whole reply, and each send; "
-            "and each OAuth2 token request."
-        ),
-    )(function)
-    return click.option(
-        "--ca-file",
-        type=click.Path(exists=True, dir_okay=False),
-        help=(
-            "CA certificates to verify SMTP servers and OAuth2 token endpoints with "
-            "[default: system store]."
-        ),
-    )(function)
+#: How the runner and test-email connect: both send through the same code.
+_smtp_client_options = smtp_client_options(
+    timeout=SMTP_TIMEOUT,
+    timeout_help=(
+        "Bounds connecting with the greeting, each whole reply, and each send; "
+        "and each OAuth2 token request."
+    ),
+)
 
 
 @click.command()

@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("validate", "plan", "apply"), "manifest_commands"),
     **dict.fromkeys(("get", "export", "history"), "read_commands"),
     **dict.fromkeys(("outbox", "deliver", "test-email"), "delivery_commands"),
+    "probe": "probe_command",
 }
 
 

@@ -16,18 +16,21 @@ from reconciler.cli.options import (
     output_format_option,
     owning_scope_option,
     plan_key_option,
+    probe_options,
     store_option,
     use_color,
     vault_auth_option,
 )
 from reconciler.errors import SmtpcfgError
-from reconciler.plan.render import PLAN_FORMATS
+from reconciler.plan.render import DEFAULT_MAX_CHARS, PLAN_FORMATS
 from reconciler.plan.request import DEFAULT_VAULT_CONCURRENCY, PlanRequest
 from reconciler.plan.safety import DEFAULT_THRESHOLD_PERCENT
 
 if TYPE_CHECKING:
+    from reconciler.delivery.options import ProbeOptions
     from reconciler.model import Problem
     from reconciler.plan.model import Plan
+    from reconciler.plan.render_markdown import MarkdownOptions
 
 EXIT_CHANGES = 2
 
@@ -142,17 +145,46 @@ def _source_option(function: F) -> F:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
 )
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    metavar="N",
+    help="--format markdown: keep the comment under N characters (a GitHub comment holds "
+    "65,536): the summary, deletes and replaces first, then as many resources' details as "
+    "fit. 0: no limit.",
+)
+@click.option(
+    "--hide-store",
+    is_flag=True,
+    help="Leave the store's address out of text and markdown output (public repositories).",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
 @_vault_options
 @_scope_options
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also probe the SMTP servers of the SmtpSettings the plan creates or changes, "
+    "and of those whose password moved (see `smtpcfg probe`); exit 1 on an error.",
+)
+@click.option(
+    "--probe-warn-only",
+    is_flag=True,
+    help="Probe (implies --probe), but report its errors without failing the plan.",
+)
+@probe_options("probe-")
 def plan(
     paths: tuple[str, ...],
     store_url: str,
     out_path: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    max_chars: int,
+    hide_store: bool,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -160,6 +192,12 @@ def plan(
     vault_concurrency: int,
     scope: str,
     take_over: bool,
+    probe: bool,
+    probe_warn_only: bool,
+    probe_timeout: float,
+    probe_ca_file: str | None,
+    probe_parallel: int,
+    probe_expiry_days: int,
 ) -> None:
     """Show what apply would change in the store.
 
@@ -173,18 +211,35 @@ def plan(
       smtpcfg plan -f manifests/ --format markdown --out plan.json > plan.md
       smtpcfg plan -f manifests/ --detailed-exitcode   # 0 in sync, 2 drift
       SMTPCFG_PLAN_KEY=... smtpcfg plan -f manifests/ --out plan.json   # signed
+      smtpcfg plan -f manifests/ --probe --probe-ca-file corp-ca.pem
     """
     from reconciler.plan.from_manifests import plan_from_manifests, plan_to_file
 
     request = PlanRequest(
         paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
     )
+    if probe or probe_warn_only:
+        from reconciler.delivery.options import ProbeOptions
+
+        options = ProbeOptions(probe_timeout, probe_ca_file, probe_expiry_days, probe_parallel)
+        _plan_with_probe(
+            request,
+            options,
+            out_path,
+            plan_key_file,
+            output_format,
+            detailed_exitcode,
+            warn_only=probe_warn_only,
+        )
+        return
     saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
-    _print_plan(plan_, output_format)
+    from reconciler.plan.render_markdown import MarkdownOptions
+
+    artifact = str(out_path) if out_path is not None else None
+    _print_plan(plan_, output_format, MarkdownOptions(max_chars or None, hide_store, artifact))
     if saved is not None and output_format == "text":
-        signed = " (signed with the plan key)" if saved.signed else ""
-        click.echo(f"Saved the plan to {out_path}{signed}. Apply it with: smtpcfg apply {out_path}")
+        _say_saved(saved.path, saved.signed)
     if detailed_exitcode and plan_.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -200,6 +255,13 @@ def plan(
     metavar="NAME",
     help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
 )
+@click.option(
+    "--approved-by",
+    envvar="SMTPCFG_APPROVED_BY",
+    metavar="NAME",
+    help="Who approved the change (e.g. the pull request's approver, passed by CI), "
+    "for the audit log [env: SMTPCFG_APPROVED_BY].",
+)
 @_threshold_option
 @_source_option
 @plan_key_option
@@ -212,6 +274,7 @@ def apply(
     auto_approve: bool,
     force: bool,
     actor: str | None,
+    approved_by: str | None,
     threshold: float,
     source: str | None,
     plan_key_file: Path | None,
@@ -232,10 +295,13 @@ def apply(
     Examples:
       smtpcfg apply -f manifests/
       smtpcfg apply -f manifests/ --auto-approve --actor ci-bot
-      smtpcfg apply plan.json
+      smtpcfg apply plan.json --approved-by octocat
       SMTPCFG_PLAN_KEY=... smtpcfg apply plan.json   # refuses unsigned plans
+
+    Each apply ends by printing the audit log's head hash: keep it (CI logs do) to
+    check the log later with `smtpcfg history --verify --expect-head HASH`.
     """
-    from reconciler.apply import apply_manifests, apply_saved_plan
+    from reconciler.apply import Approval, apply_manifests, apply_saved_plan
 
     if bool(plan_file) == bool(paths):
         raise click.UsageError("give either manifests (-f PATH) or one saved PLAN_FILE")
@@ -251,8 +317,7 @@ def apply(
             store_url,
             announce,
             key_file=plan_key_file,
-            actor=actor,
-            source=source,
+            approval=Approval(actor, approved_by, source),
             threshold=threshold,
             force=force,
         )
@@ -266,8 +331,50 @@ def apply(
         request = PlanRequest(
             paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
         )
-        applied = apply_manifests(request, review, actor=actor, force=force)
+        applied = apply_manifests(
+            request, review, approval=Approval(actor, approved_by), force=force
+        )
     click.echo(applied.describe())
+
+
+def _say_saved(path: Path, signed: bool) -> None:
+    with_key = " (signed with the plan key)" if signed else ""
+    click.echo(f"Saved the plan to {path}{with_key}. Apply it with: smtpcfg apply {path}")
+
+
+def _plan_with_probe(
+    request: PlanRequest,
+    options: ProbeOptions,
+    out_path: Path | None,
+    plan_key_file: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    *,
+    warn_only: bool,
+) -> None:
+    """`plan --probe`: the plan and the probe's findings; exit 1 on a probe error (the
+    plan is then not saved) unless `warn_only`."""
+    from reconciler.probe.render import render_probed_plan
+    from reconciler.probe.run import plan_with_probe
+
+    probed = plan_with_probe(
+        request, options, out_path=out_path, key_file=plan_key_file, warn_only=warn_only
+    )
+    color = use_color()
+    click.echo(
+        render_probed_plan(probed.plan, probed.report, output_format, color=color), color=color
+    )
+    errors = probed.report.errors
+    if probed.saved_to is not None and output_format == "text":
+        _say_saved(probed.saved_to, probed.signed)
+    if errors and not warn_only:
+        unsaved = "; the plan was not saved" if out_path is not None else ""
+        raise SmtpcfgError(
+            f"the probe found {errors} error(s){unsaved} (--probe-warn-only reports them "
+            "without failing)"
+        )
+    if detailed_exitcode and probed.plan.has_changes:
+        sys.exit(EXIT_CHANGES)
 
 
 def _confirm() -> None:
@@ -283,11 +390,11 @@ def _confirm() -> None:
         raise SmtpcfgError("apply cancelled; nothing was changed")
 
 
-def _print_plan(plan_: Plan, output_format: str) -> None:
+def _print_plan(plan_: Plan, output_format: str, markdown: MarkdownOptions | None = None) -> None:
     from reconciler.plan.render import render_plan
 
     color = use_color()
-    click.echo(render_plan(plan_, output_format, color=color), color=color)
+    click.echo(render_plan(plan_, output_format, color=color, markdown=markdown), color=color)
 
 
 COMMANDS = (validate, plan, apply)

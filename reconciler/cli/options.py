@@ -20,9 +20,10 @@ from reconciler.vault.auth_methods import AUTH_METHODS
 F = Callable[..., Any]
 if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supported, is not
     _DurationType = click.ParamType[float, Any]
+    _PointInTimeType = click.ParamType[str, Any]
     _KeyValueType = click.ParamType[tuple[str, str], Any]
 else:
-    _DurationType = _KeyValueType = click.ParamType
+    _DurationType = _PointInTimeType = _KeyValueType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -149,14 +150,64 @@ class Duration(_DurationType):
     ) -> float:
         if isinstance(value, float):
             return value
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
-        if match is None:
+        seconds = self.parse(str(value))
+        if seconds is None:
             self.fail(
                 f"{value!r} is not a duration: a number and a unit, s, m, h or d (e.g. 30d, 12h)",
                 param,
                 ctx,
             )
-        return float(match.group(1)) * self._UNITS[match.group(2)]
+        return seconds
+
+    @classmethod
+    def parse(cls, text: str) -> float | None:
+        """The seconds `text` means, or None when it is not a duration."""
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+        return float(match.group(1)) * cls._UNITS[match.group(2)] if match else None
+
+
+class PointInTime(_PointInTimeType):
+    """A moment, as the store writes times: an ISO 8601 date or date and time (UTC
+    unless it names a zone), or a duration before now (`7d`, `12h`).
+
+    A date alone is the start of that day, or with `end_of_day` the start of the next
+    one, so `--until 2026-12-01` takes in the whole of that day.
+    """
+
+    name = "time"
+
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from datetime import UTC, date, datetime, timedelta
+
+        from reconciler.timeutil import format_utc
+
+        text = str(value).strip()
+        seconds = Duration.parse(text)
+        if seconds is not None:
+            return format_utc(datetime.now(UTC) - timedelta(seconds=seconds))
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return format_utc(start + timedelta(days=1) if self.end_of_day else start)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a time: an ISO 8601 date or time (2026-12-01, "
+                "2026-12-01T09:30Z) or a duration before now (7d, 12h)",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # An until bound includes the moment itself.
+        return format_utc(moment + timedelta(microseconds=1) if self.end_of_day else moment)
 
 
 class KeyValue(_KeyValueType):
@@ -191,3 +242,73 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
         default=formats[0],
         show_default=True,
     )
+
+
+def smtp_client_options(
+    *, timeout: float, timeout_help: str, prefix: str = "", dest: str = ""
+) -> Callable[[F], F]:
+    """`--timeout` and `--ca-file`: how a command connects to SMTP servers (deliver,
+    test-email and probe connect through the same code). `prefix` goes before the option
+    names, `dest` before the parameter names."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            f"--{prefix}timeout",
+            f"{dest}timeout",
+            type=click.FloatRange(0.1),
+            default=timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help=timeout_help,
+        )(function)
+        return click.option(
+            f"--{prefix}ca-file",
+            f"{dest}ca_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help=(
+                "CA certificates to verify SMTP servers and OAuth2 token endpoints with "
+                "[default: system store]."
+            ),
+        )(function)
+
+    return decorate
+
+
+def probe_options(prefix: str) -> Callable[[F], F]:
+    """How a probe connects: `--timeout`, `--ca-file`, `--parallel`, `--expiry-days` on
+    `probe`; the same with `prefix` (`--probe-timeout`, ...) on `plan`. They reach the
+    command as `probe_timeout`, `probe_ca_file`, `probe_parallel`, `probe_expiry_days`."""
+    from reconciler.delivery.options import (
+        CERTIFICATE_EXPIRY_DAYS,
+        PROBE_PARALLEL,
+        PROBE_TIMEOUT,
+    )
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            f"--{prefix}expiry-days",
+            "probe_expiry_days",
+            type=click.IntRange(0),
+            default=CERTIFICATE_EXPIRY_DAYS,
+            show_default=True,
+            metavar="DAYS",
+            help="Warn when a server's certificate expires within this many days.",
+        )(function)
+        function = click.option(
+            f"--{prefix}parallel",
+            "probe_parallel",
+            type=click.IntRange(1, 64),
+            default=PROBE_PARALLEL,
+            show_default=True,
+            metavar="N",
+            help="Servers probed at once.",
+        )(function)
+        connect = smtp_client_options(
+            timeout=PROBE_TIMEOUT,
+            timeout_help="Bounds connecting with the greeting, and each whole reply.",
+            prefix=prefix,
+            dest="probe_",
+        )
+        return connect(function)
+
+    return decorate

@@ -1,4 +1,4 @@
-"""How a delivery runner runs, with the defaults `smtpcfg deliver` offers.
+"""How a runner runs and how `probe` looks at servers, with the defaults the CLI offers.
 
 Light on purpose: the CLI reads these defaults when it starts.
 """
@@ -23,3 +23,21 @@ class RunnerOptions:
     retry_max_delay: float = 3600.0
     #: Prune the attachments of jobs finished longer ago than this (seconds), hourly.
     prune_after: float | None = None
+
+
+#: `probe` and `plan --probe`: bounds connecting with the greeting and each whole reply.
+PROBE_TIMEOUT = 10.0
+#: Servers probed at once.
+PROBE_PARALLEL = 8
+#: A certificate expiring within this many days is a warning.
+CERTIFICATE_EXPIRY_DAYS = 21
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """How `probe` and `plan --probe` look at SMTP servers."""
+
+    timeout: float = PROBE_TIMEOUT
+    ca_file: str | None = None
+    expiry_days: int = CERTIFICATE_EXPIRY_DAYS
+    parallel: int = PROBE_PARALLEL

@@ -70,14 +70,7 @@ class Sender:
             self._drop(name)
 
     def endpoint(self, settings: StoredResource) -> SmtpEndpoint:
-        spec = settings.spec
-        return SmtpEndpoint(
-            host=spec["host"],
-            port=spec["port"],
-            start_tls_only=spec["startTlsOnly"],
-            timeout=self._timeout,
-            ca_file=self._ca_file,
-        )
+        return SmtpEndpoint.from_spec(settings.spec, timeout=self._timeout, ca_file=self._ca_file)
 
     def _connection(self, settings: StoredResource) -> SmtpConnection:
         name = settings.key.name

@@ -14,6 +14,9 @@
   is replaced by a new one once (`_Session.log_in`).
 - Credentials are sent as UTF-8, and every server reply is cleaned of what the session
   sent to log in before anything reads it (see `_Session.scrub`).
+- Each opening keeps a `SessionRecord`: every step's time and what the server showed
+  (addresses, greeting, EHLO capabilities, TLS and certificate, AUTH mechanism). Delivery
+  ignores it; `smtpcfg probe` reads it, so the probe runs exactly the code delivery does.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import io
 import smtplib
 import socket
 import ssl
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from reconciler.delivery.failures import (
     DeliveryFailure,
@@ -67,7 +72,7 @@ REDACTED = "[redacted]"
 
 @dataclass(frozen=True)
 class SmtpEndpoint:
-    """Where and how to connect: everything but the login.
+    """Where and how to connect: everything but the password.
 
     `implicit_tls`: None (the default) decides by port, TLS from the first byte on 465
     and STARTTLS elsewhere; True or False forces it, which tests use to reach an
@@ -90,6 +95,67 @@ class SmtpEndpoint:
         if self.implicit_tls is None:
             return self.port == IMPLICIT_TLS_PORT
         return self.implicit_tls
+
+    @classmethod
+    def from_spec(
+        cls, spec: Mapping[str, Any], *, timeout: float, ca_file: str | None
+    ) -> SmtpEndpoint:
+        """The endpoint an SmtpSettings spec (normalized, as stored) describes."""
+        return cls(
+            host=spec["host"],
+            port=spec["port"],
+            start_tls_only=spec["startTlsOnly"],
+            timeout=timeout,
+            ca_file=ca_file,
+        )
+
+
+#: The timed steps of opening a session (and of closing it: quit).
+SessionStep = Literal["dns", "tcp", "tls", "greeting", "ehlo", "auth", "quit"]
+
+
+@dataclass
+class SessionRecord:
+    """What opening one session showed, step by step.
+
+    `seconds` holds each step's time (summed when a step repeats: EHLO is sent again
+    after STARTTLS), failed steps included; `failed` is the step under way when the
+    session failed. `plaintext_features` are the EHLO capabilities offered before TLS
+    (None on implicit TLS); `features` those that count (after TLS, if any).
+    `certificate` is the server's verified certificate as `getpeercert()` gives it.
+    """
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    failed: SessionStep | None = None
+    addresses: list[str] = field(default_factory=list)
+    peer: str | None = None
+    greeting: str | None = None
+    plaintext_features: dict[str, str] | None = None
+    features: dict[str, str] | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    certificate: dict[str, Any] | None = None
+    auth_mechanism: str | None = None
+
+    @contextmanager
+    def timed(self, step: SessionStep) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            if self.failed is None:
+                self.failed = step
+            raise
+        finally:
+            self.seconds[step] = self.seconds.get(step, 0.0) + time.monotonic() - started
+
+    def secured(self, sock: socket.socket) -> None:
+        """Note the TLS session of `sock`, which has just completed its handshake."""
+        if isinstance(sock, ssl.SSLSocket):
+            self.tls_version = sock.version()
+            cipher = sock.cipher()
+            self.cipher = cipher[0] if cipher else None
+            self.certificate = sock.getpeercert() or None
 
 
 @dataclass(frozen=True)
@@ -139,13 +205,21 @@ class _Session(StreamingData, smtplib.SMTP):
     Mixed in before SMTP or SMTP_SSL."""
 
     sock: socket.socket
+    _host: str  # set by smtplib: the name certificates are verified against
     user: str
     password: str
     _auth_challenge_count: int
 
-    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        deadline: float | None = None,
+        record: SessionRecord | None = None,
+        **kwargs: Any,
+    ) -> None:
         #: monotonic time by which the message in hand must be done; None between messages
         self.deadline = deadline
+        self.record = record or SessionRecord()
         self.reply_deadline = 0.0
         self.last_data_reply: tuple[int, bytes] = (0, b"")
         self._connect_deadline: float | None = None
@@ -155,12 +229,50 @@ class _Session(StreamingData, smtplib.SMTP):
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: _SourceAddress | None = None
     ) -> tuple[int, bytes]:
-        """Connecting and the greeting together take at most one timeout."""
+        """smtplib's, but connecting and the greeting together take at most one timeout,
+        and the greeting is a step of its own in the record. smtpcfg binds no source
+        address: `source_address` is not used."""
         self._connect_deadline = time.monotonic() + self.timeout
         try:
-            return super().connect(host, port, source_address)
+            sys.audit("smtplib.connect", self, host, port)
+            self.sock = self._get_socket(host, port, self.timeout)
+            self.file = None
+            with self.record.timed("greeting"):
+                code, message = self.getreply()
+            self.record.greeting = f"{code} {message.decode('utf-8', 'replace')}"
+            if code != 220 and self.record.failed is None:  # smtplib refuses it next
+                self.record.failed = "greeting"
+            return code, message
         finally:
             self._connect_deadline = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        """socket.create_connection, in two recorded steps, within the connect deadline."""
+        with self.record.timed("dns"):
+            found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        self.record.addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        with self.record.timed("tcp"):
+            sock = self._connect_first(found)
+        peer_host, peer_port = sock.getpeername()[:2]
+        self.record.peer = (
+            f"[{peer_host}]:{peer_port}" if ":" in peer_host else f"{peer_host}:{peer_port}"
+        )
+        return sock
+
+    def _connect_first(self, found: list[Any]) -> socket.socket:
+        """A connected socket to the first of `found` (getaddrinfo's) that answers."""
+        error: OSError | None = None
+        for family, kind, proto, _, address in found:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(max(self._deadline() - time.monotonic(), 0.001))
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            return sock
+        raise error or OSError("getaddrinfo returned no address")
 
     def _deadline(self) -> float:
         deadline = time.monotonic() + self.timeout
@@ -221,6 +333,27 @@ class _Session(StreamingData, smtplib.SMTP):
         self.last_data_reply = super().data(msg)
         return self.last_data_reply
 
+    def ehlo(self, name: str = "") -> tuple[int, bytes]:
+        """smtplib's, recording the capabilities offered (before TLS, and those that count)."""
+        with self.record.timed("ehlo"):
+            reply = super().ehlo(name)
+        if reply[0] == 250:
+            features = dict(self.esmtp_features)
+            if not isinstance(self.sock, ssl.SSLSocket):
+                self.record.plaintext_features = features
+            self.record.features = features
+        return reply
+
+    def helo(self, name: str = "") -> tuple[int, bytes]:
+        """smtplib's, for servers that refuse EHLO: a refusal here ends the session."""
+        with self.record.timed("ehlo"):
+            reply = super().helo(name)
+        if reply[0] != 250 and self.record.failed is None:  # smtplib raises next
+            self.record.failed = "ehlo"
+        elif reply[0] == 250:
+            self.record.features = {}  # a server without extensions: no SIZE, no AUTH
+        return reply
+
     def log_in(self, login: Login) -> None:
         """Log in with a password (the mechanism smtplib picks from those offered) or,
         for OAuth2, with XOAUTH2 alone. A token refused with 535 (revoked, or expired
@@ -260,6 +393,10 @@ class _Session(StreamingData, smtplib.SMTP):
         self._remember(password.encode())
         return super().login(user, password, initial_response_ok=initial_response_ok)
 
+    def quit(self) -> tuple[int, bytes]:
+        with self.record.timed("quit"):
+            return super().quit()
+
     def auth(
         self,
         mechanism: str,
@@ -284,6 +421,7 @@ class _Session(StreamingData, smtplib.SMTP):
             response = authobject(base64.decodebytes(reply)) or ""
             code, reply = self.docmd(self._encoded(response))
         if code in (235, 503):
+            self.record.auth_mechanism = mechanism
             return code, reply
         raise smtplib.SMTPAuthenticationError(code, reply)
 
@@ -319,7 +457,17 @@ class _SMTP(_Session):
 
 
 class _SMTP_SSL(_Session, smtplib.SMTP_SSL):
-    pass
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        """TLS from the first byte, the handshake a step of its own (as SMTP_SSL's)."""
+        sock = super()._get_socket(host, port, timeout)
+        with self.record.timed("tls"):
+            try:
+                secured = self.context.wrap_socket(sock, server_hostname=self._host)
+            except BaseException:
+                sock.close()
+                raise
+        self.record.secured(secured)
+        return secured
 
 
 class SmtpConnection:
@@ -330,11 +478,22 @@ class SmtpConnection:
     session or hung up with 421. Every problem is raised as a DeliveryFailure.
     """
 
-    def __init__(self, endpoint: SmtpEndpoint, login: Login | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: SmtpEndpoint,
+        login: Login | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`login`: how to log in (reconciler.delivery.login), None for no AUTH.
+        `context`: a `tls_context(endpoint.ca_file)` to share (loading the CAs takes
+        tens of milliseconds); by default the connection makes its own."""
         self.endpoint = endpoint
         self._login = login
-        self._context = tls_context(endpoint.ca_file)
+        self._context = context or tls_context(endpoint.ca_file)
         self._smtp: _Session | None = None
+        #: what the last `open()` saw, step by step, failed or not (see SessionRecord)
+        self.record: SessionRecord | None = None
 
     def __repr__(self) -> str:
         return f"SmtpConnection({self.endpoint!r}, open={self._smtp is not None})"
@@ -356,6 +515,7 @@ class SmtpConnection:
         endpoint = self.endpoint
         smtp: _Session | None = None
         phase: Phase = "connect"
+        record = self.record = SessionRecord()
         try:
             # Host and port go to the constructor: smtplib verifies the certificate
             # against the host name given there.
@@ -366,10 +526,15 @@ class SmtpConnection:
                     timeout=endpoint.timeout,
                     context=self._context,
                     deadline=deadline,
+                    record=record,
                 )
             else:
                 smtp = _SMTP(
-                    endpoint.host, endpoint.port, timeout=endpoint.timeout, deadline=deadline
+                    endpoint.host,
+                    endpoint.port,
+                    timeout=endpoint.timeout,
+                    deadline=deadline,
+                    record=record,
                 )
             # SMTP is request/response: without this, Nagle's algorithm holds each
             # command's last segment for the server's delayed ACK, on every message.
@@ -380,7 +545,7 @@ class SmtpConnection:
                 self._start_tls(smtp)
             if self._login is not None:
                 phase = "auth"
-                smtp.log_in(self._login)
+                self._log_in(smtp, self._login)
         except SmtpcfgError:  # worded already: a DeliveryFailure, a secret Vault refused
             _hang_up(smtp)
             raise
@@ -392,12 +557,21 @@ class SmtpConnection:
             raise unexpected(exc, endpoint.address, phase, self._scrubber(smtp)) from None
         self._smtp = smtp
 
-    def _start_tls(self, smtp: smtplib.SMTP) -> None:
+    def _log_in(self, smtp: _Session, login: Login) -> None:
+        """AUTH: the one login delivery, test-email and `probe` all use (a password, or
+        XOAUTH2 with a token). Timed here as the record's `auth` step, token fetches
+        included; `_Session.auth` records the mechanism that succeeded."""
+        with smtp.record.timed("auth"):
+            smtp.log_in(login)
+
+    def _start_tls(self, smtp: _Session) -> None:
         endpoint = self.endpoint
         if smtp.has_extn("starttls"):
             # A failed upgrade is never retried in plaintext: a network attacker could
             # cause it to read the mail.
-            smtp.starttls(context=self._context)
+            with smtp.record.timed("tls"):
+                smtp.starttls(context=self._context)
+            smtp.record.secured(smtp.sock)
             # RFC 3207: what the server said in plaintext is void; ask again (SIZE, AUTH).
             smtp.ehlo_or_helo_if_needed()
         elif endpoint.start_tls_only:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import ctypes
-import math
 import re
 import smtplib
 from email.generator import BytesGenerator
@@ -48,6 +47,13 @@ def _write_base64(out: bytearray, data: bytes) -> None:
             binascii.b2a_base64(block[i : i + _LINE_BYTES], newline=False) + _CRLF
             for i in range(0, len(block), _LINE_BYTES)
         )
+
+
+def base64_size(raw: int) -> int:
+    """How many bytes `raw` bytes of attachment take on the wire, as `base64_lines`
+    writes them: 4 characters per 3 bytes, 76 a line, each line ended by CRLF."""
+    encoded = 4 * -(-raw // 3)
+    return encoded + 2 * -(-encoded // 76)
 
 
 class Base64Attachment(EmailMessage):
@@ -118,8 +124,7 @@ class _Measure:
         self.total += len(data)
 
     def add_base64(self, data: bytes) -> None:
-        encoded = 4 * math.ceil(len(data) / 3)
-        self.total += encoded + 2 * math.ceil(encoded / 76)
+        self.total += base64_size(len(data))
 
 
 class _Fill(_Measure):

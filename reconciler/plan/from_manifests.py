@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.manifests.load import load_manifests
 from reconciler.plan.build import make_plan
@@ -16,9 +18,18 @@ from reconciler.provenance import detect_source
 from reconciler.store.open import existing_store
 from reconciler.vault.lazy import lazy_resolver
 
+if TYPE_CHECKING:
+    from reconciler.vault.resolver import VaultResolver
 
-def plan_from_manifests(request: PlanRequest) -> Plan:
-    """The plan that brings the store in line with the manifests; the store is not changed."""
+
+def plan_from_manifests(
+    request: PlanRequest, resolver: Callable[[], VaultResolver] | None = None
+) -> Plan:
+    """The plan that brings the store in line with the manifests; the store is not changed.
+
+    `resolver` reads Vault (default: one made for `request.vault_auth`); pass one to
+    share its login with later reads.
+    """
     manifests = load_manifests(request.paths)
     with existing_store(request.store_url) as store:
         return make_plan(
@@ -28,7 +39,7 @@ def plan_from_manifests(request: PlanRequest) -> Plan:
             take_over=request.take_over,
             threshold=request.threshold,
             source=detect_source(request.source, os.environ, manifests.files),
-            resolver=lazy_resolver(request.vault_auth),
+            resolver=resolver or lazy_resolver(request.vault_auth),
             vault_concurrency=request.vault_concurrency,
         )
 

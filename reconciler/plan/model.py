@@ -10,11 +10,11 @@ recipe is public, so it proves nothing about who made the plan: a signature does
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.model import ResourceKey
+from reconciler.model.canonical import canonical_json
 from reconciler.store.base import StoreState
 
 #: 2: the store's write id, and the optional signature.
@@ -216,13 +216,6 @@ def audit_changes(changes: list[Change]) -> list[dict[str, Any]]:
         {key: value for key, value in change.to_json().items() if key not in ("before", "after")}
         for change in changes
     ]
-
-
-def canonical_json(body: dict[str, Any]) -> bytes:
-    """The bytes a plan's digest and signature are computed over: sorted keys, no
-    whitespace, UTF-8."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
 
 
 def digest_of(content: bytes) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 from reconciler import schemas
 from reconciler.errors import SmtpcfgError
-from reconciler.plan.model import FORMAT_VERSION, Plan, canonical_json, digest_of
+from reconciler.model.canonical import canonical_json
+from reconciler.plan.model import FORMAT_VERSION, Plan, digest_of
 from reconciler.plan.signing import KEY_VARIABLE, sign, signature_matches
 
 

@@ -13,11 +13,12 @@ SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 COLOURS = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
 
 
-def render_text(plan: Plan, *, color: bool) -> str:
+def render_text(plan: Plan, *, color: bool, hide_store: bool = False) -> str:
     def paint(text: str, colour: str, bold: bool = False) -> str:
         return click.style(text, fg=colour, bold=bold) if color else text
 
-    lines = [f"Store: {plan.store_url} (revision {plan.store.revision})", ""]
+    where = "(hidden)" if hide_store else plan.store_url
+    lines = [f"Store: {where} (revision {plan.store.revision})", ""]
     if not plan.has_changes:
         lines.append("No changes. The store matches the manifests.")
     else:

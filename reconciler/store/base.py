@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.provenance import ApplyContext
 from reconciler.store.jobs import Outbox
 
 if TYPE_CHECKING:
@@ -57,41 +58,8 @@ class Write:
 
 
 @dataclass(frozen=True)
-class AuditEntry:
-    """One apply, as `history` shows it. `revision` is the store revision it produced."""
-
-    revision: int
-    applied_at: str
-    scope: str
-    actor: str
-    source: str
-    plan_digest: str
-    changes: list[dict[str, Any]]
-    secrets: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "appliedAt": self.applied_at,
-            "scope": self.scope,
-            "actor": self.actor,
-            "source": self.source,
-            "planDigest": self.plan_digest,
-            "changes": self.changes,
-            "secrets": self.secrets,
-        }
-
-    def change_summary(self) -> str:
-        """How many changes of each action, e.g. `1 delete, 2 update`."""
-        counts: dict[str, int] = {}
-        for change in self.changes:
-            counts[change["action"]] = counts.get(change["action"], 0) + 1
-        return ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-
-
-@dataclass(frozen=True)
 class PendingAudit:
-    """The audit fields an apply supplies; the store adds revision and time.
+    """The audit fields an apply supplies; the store adds revision, time and the hashes.
 
     `secrets` lists each Vault reference with the KV version the plan saw: which
     password version was in force from this apply on. Never a value.
@@ -103,6 +71,68 @@ class PendingAudit:
     plan_digest: str
     changes: list[dict[str, Any]]
     secrets: list[dict[str, Any]]
+    context: ApplyContext = field(default_factory=ApplyContext)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One apply, as `history` shows it. `revision` is the store revision it produced.
+
+    `record_hash` chains the record to the one before (`previous_hash`, see
+    `audit_chain`); both are None for records made before the store had a chain.
+    """
+
+    revision: int
+    applied_at: str
+    scope: str
+    actor: str
+    source: str
+    plan_digest: str
+    changes: list[dict[str, Any]]
+    secrets: list[dict[str, Any]]
+    context: ApplyContext = field(default_factory=ApplyContext)
+    previous_hash: str | None = None
+    record_hash: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "appliedAt": self.applied_at,
+            "scope": self.scope,
+            "actor": self.actor,
+            "source": self.source,
+            "applyCommit": self.context.commit,
+            "ciRun": self.context.ci_run,
+            "approvedBy": self.context.approved_by,
+            "planDigest": self.plan_digest,
+            "changes": self.changes,
+            "secrets": self.secrets,
+            "previousHash": self.previous_hash,
+            "hash": self.record_hash,
+        }
+
+    def change_summary(self) -> str:
+        """How many changes of each action, e.g. `1 delete, 2 update`."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change["action"]] = counts.get(change["action"], 0) + 1
+        return ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """What the store records about its audit chain, read with its revision.
+
+    `start`: the revision the chain starts after (0 for a store made with the chain;
+    for an older store, its revision when it was migrated). `head`: the hash of the last
+    record (None before the first chained record). `started_at`: when the chain began.
+    """
+
+    store_id: str
+    revision: int
+    start: int
+    head: str | None
+    started_at: str
 
 
 #: Called by `Store.apply` inside its transaction and lock with every resource as stored
@@ -136,6 +166,8 @@ class Store(Outbox, Protocol):
         ...
 
     def history(self, scope: str | None = None) -> list[AuditEntry]: ...
+
+    def chain_state(self) -> ChainState: ...
 
     def keep_connected(self, reconnect: Reconnect) -> None:
         """Reconnect after a lost connection (with `reconnect`'s backoff) instead of

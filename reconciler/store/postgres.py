@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.store.audit_chain import seal
 from reconciler.store.base import (
     AuditEntry,
+    ChainState,
     PrepareApply,
     StoreError,
     StoreMissingError,
@@ -30,9 +32,11 @@ from reconciler.store.open import INIT_HINT
 from reconciler.store.postgres_outbox import PostgresOutbox
 from reconciler.store.rows import (
     AUDIT_COLUMNS,
+    CHAIN_STATE_QUERY,
     RESOURCE_COLUMNS,
     WriteBatches,
     audit_entry_from_row,
+    audit_values,
     resource_from_row,
 )
 from reconciler.store.stale import ensure_current
@@ -160,26 +164,19 @@ class PostgresStore(PostgresOutbox):
                 ensure_current(expected, current)
                 writes, audit = prepare(self.resources())
                 revision = current.revision + 1
+                now = format_utc(self._one("SELECT now()")[0])
+                entry = seal(audit, revision, now, self.chain_state())
                 # One pipeline: every write goes out before the first reply is awaited.
                 with self._db.pipeline():
                     self._write_resources(writes)
                     self._db.execute(
-                        "UPDATE store_info SET revision = %s, write_id = %s",
-                        (revision, new_write_id()),
+                        "UPDATE store_info SET revision = %s, write_id = %s, audit_head = %s",
+                        (revision, new_write_id(), entry.record_hash),
                     )
                     self._db.execute(
-                        "INSERT INTO audit_log (revision, applied_at, scope, actor, source,"
-                        " plan_digest, changes, secrets)"
-                        " VALUES (%s, now(), %s, %s, %s, %s, %s, %s)",
-                        (
-                            revision,
-                            audit.scope,
-                            audit.actor,
-                            audit.source,
-                            audit.plan_digest,
-                            _json(audit.changes),
-                            _json(audit.secrets),
-                        ),
+                        f"INSERT INTO audit_log ({AUDIT_COLUMNS})"
+                        f" VALUES ({', '.join(['%s'] * 13)})",
+                        audit_values(entry, _json),
                     )
         except psycopg.errors.LockNotAvailable:
             raise StoreError(
@@ -199,6 +196,10 @@ class PostgresStore(PostgresOutbox):
             {"scope": scope},
         ).fetchall()
         return [audit_entry_from_row(row, lambda value: value, format_utc) for row in rows]
+
+    def chain_state(self) -> ChainState:
+        store_id, revision, start, head, started_at = self._one(CHAIN_STATE_QUERY)
+        return ChainState(store_id, revision, start, head, format_utc(started_at))
 
     def close(self) -> None:
         self._db.close()

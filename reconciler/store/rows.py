@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.provenance import ApplyContext
 from reconciler.store.base import AuditEntry, Write
 from reconciler.store.jobs import Job, StoredAttachment
 
@@ -73,14 +74,57 @@ def resource_from_row(
     )
 
 
-#: Column order of every audit log SELECT.
-AUDIT_COLUMNS = "revision, applied_at, scope, actor, source, plan_digest, changes, secrets"
+#: Column order of every audit log SELECT and INSERT.
+AUDIT_COLUMNS = (
+    "revision, applied_at, scope, actor, source, plan_digest, changes, secrets,"
+    " apply_commit, ci_run, approved_by, previous_hash, record_hash"
+)
+
+
+#: The store's chain state (`ChainState`); migration 8 started the chain.
+CHAIN_STATE_QUERY = (
+    "SELECT store_id, revision, audit_chain_start, audit_head, applied_at"
+    " FROM store_info, schema_migrations WHERE version = 8"
+)
+
+
+def audit_values(entry: AuditEntry, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """An audit record's row, in `AUDIT_COLUMNS` order."""
+    return (
+        entry.revision,
+        entry.applied_at,
+        entry.scope,
+        entry.actor,
+        entry.source,
+        entry.plan_digest,
+        encode(entry.changes),
+        encode(entry.secrets),
+        entry.context.commit,
+        entry.context.ci_run,
+        entry.context.approved_by,
+        entry.previous_hash,
+        entry.record_hash,
+    )
 
 
 def audit_entry_from_row(
     row: tuple[Any, ...], decode: Callable[[Any], Any], timestamp: Callable[[Any], str]
 ) -> AuditEntry:
-    revision, applied_at, scope, actor, source, plan_digest, changes, secrets = row
+    (
+        revision,
+        applied_at,
+        scope,
+        actor,
+        source,
+        plan_digest,
+        changes,
+        secrets,
+        apply_commit,
+        ci_run,
+        approved_by,
+        previous_hash,
+        record_hash,
+    ) = row
     return AuditEntry(
         revision=revision,
         applied_at=timestamp(applied_at),
@@ -90,6 +134,9 @@ def audit_entry_from_row(
         plan_digest=plan_digest,
         changes=decode(changes),
         secrets=decode(secrets),
+        context=ApplyContext(apply_commit, ci_run, approved_by),
+        previous_hash=previous_hash,
+        record_hash=record_hash,
     )
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model import ResourceKey, StoredResource
+from reconciler.store.audit_chain import seal
 from reconciler.store.base import (
     AuditEntry,
+    ChainState,
     PrepareApply,
     StoreError,
     StoreMissingError,
@@ -26,9 +28,11 @@ from reconciler.store.migrations import pending
 from reconciler.store.open import INIT_HINT
 from reconciler.store.rows import (
     AUDIT_COLUMNS,
+    CHAIN_STATE_QUERY,
     RESOURCE_COLUMNS,
     WriteBatches,
     audit_entry_from_row,
+    audit_values,
     resource_from_row,
 )
 from reconciler.store.sqlite_outbox import SqliteOutbox
@@ -120,22 +124,14 @@ class SqliteStore(SqliteOutbox):
             now = utc_now()
             self._write_resources(writes, now)
             revision = current.revision + 1
+            entry = seal(audit, revision, now, self.chain_state())
             self._db.execute(
-                "UPDATE store_info SET revision = ?, write_id = ?", (revision, new_write_id())
+                "UPDATE store_info SET revision = ?, write_id = ?, audit_head = ?",
+                (revision, new_write_id(), entry.record_hash),
             )
             self._db.execute(
-                "INSERT INTO audit_log (revision, applied_at, scope, actor, source, plan_digest,"
-                " changes, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    revision,
-                    now,
-                    audit.scope,
-                    audit.actor,
-                    audit.source,
-                    audit.plan_digest,
-                    _dump(audit.changes),
-                    _dump(audit.secrets),
-                ),
+                f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                audit_values(entry, _dump),
             )
         return revision
 
@@ -146,6 +142,9 @@ class SqliteStore(SqliteOutbox):
             (scope, scope),
         )
         return [audit_entry_from_row(row, json.loads, str) for row in rows]
+
+    def chain_state(self) -> ChainState:
+        return ChainState(*self._db.execute(CHAIN_STATE_QUERY).fetchone())
 
     def close(self) -> None:
         self._db.close()

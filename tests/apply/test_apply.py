@@ -239,16 +239,19 @@ def test_audit_record_names_actor_source_digest_and_changes(cli: Cli, tmp_path: 
     assert all(e["planDigest"].startswith("sha256:") for e in history)
     assert [e["revision"] for e in history] == [1, 2, 3]
     table = cli("history").stdout.splitlines()
-    assert table[0].split() == [
+    assert [cell.strip() for cell in table[0].split("  ") if cell.strip()] == [
         "REVISION",
         "APPLIED",
         "SCOPE",
         "ACTOR",
+        "APPROVED BY",
         "SOURCE",
+        "APPLY COMMIT",
+        "CI RUN",
         "DIGEST",
         "CHANGES",
     ]
-    assert table[1].split()[2:5] == ["default", "alice", "change-42"]
+    assert table[1].split()[2:6] == ["default", "alice", "-", "change-42"]
 
 
 def _os_user() -> str:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from reconciler.model import ResourceKey
-from reconciler.plan.model import canonical_json, digest_of
+from reconciler.model.canonical import canonical_json
+from reconciler.plan.model import digest_of
 from reconciler.store.open import open_store
 from tests.support.cli import Cli, Result
 from tests.support.manifests import settings, template, user, write_manifests

@@ -47,6 +47,11 @@ def test_reconciler_never_writes_the_password(
         cli("export", "-o", "exported/", env=env),
         cli("history", env=env),
         cli("history", "-o", "json", env=env),
+        cli("history", "-o", "csv", env=env),
+        cli("history", "--resource", "SmtpSettings/primary", "--field", "spec.password", env=env),
+        cli("history", "--resource", "smtpsettings", "-o", "json", env=env),
+        cli("history", "--verify", "-o", "json", env=env),
+        cli("plan", "-f", "m.yaml", "--format", "markdown", "--max-chars", "0", env=env),
         cli("plan", "-f", "m.yaml", "--format", "json", env={**env, "SMTPCFG_DEBUG": "1"}),
     ]
     # A failing plan's error output too.

@@ -53,17 +53,17 @@ def test_json_plan_matches_the_published_schema(cli: Cli, tmp_path: Path) -> Non
 
 
 def test_markdown_escapes_values_that_could_break_the_table(cli: Cli, tmp_path: Path) -> None:
-    tricky = "a | b `code` <b>bold</b>\nnext line"
+    tricky = "a | b `code` <b>bold</b> </details>"
     write_manifests(tmp_path / "m.yaml", [settings("primary", description=tricky)])
     result = cli("plan", "-f", "m.yaml", "--format", "markdown")
     assert result.code == 0, result.output
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| create")]
-    description = next(row for row in rows if "spec.description" in row)
-    # Five cells means six unescaped pipes: the value's own | and ` are entities.
-    assert description.count("|") == 6
+    description = next(line for line in result.stdout.splitlines() if "spec.description" in line)
+    # Three cells means four unescaped pipes: the value's own | and ` are entities.
+    assert description.count("|") == 4
     assert "`" not in description and "<b>" not in description
-    assert "a &#124; b &#96;code&#96; &lt;b&gt;bold&lt;/b&gt;" in description
+    assert "a &#124; b &#96;code&#96; &lt;b&gt;bold&lt;/b&gt; &lt;/details&gt;" in description
     assert result.stdout.startswith("### smtpcfg plan: 1 to create, 0 to update")
+    assert result.stdout.count("</details>") == 1
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(cli: Cli, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ command refuses one that does not exist, and concurrent first opens migrate once
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import psycopg
 from reconciler.store.migrations import migrations
 from tests.support.cli import Cli, clean_environment
 from tests.support.manifests import user, write_manifests
-from tests.support.stores import POSTGRES_URL, backend, execute, postgres_schema
+from tests.support.stores import POSTGRES_URL, backend, execute, older_store, postgres_schema
 
 PROCESSES = 20
 
@@ -199,21 +198,7 @@ def test_concurrent_first_inits_create_one_store(bare_cli: Cli, new_store_url: s
 
 def older_sqlite_store(path: Path, version: int) -> str:
     """A store as an smtpcfg that knew migrations up to `version` left it."""
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        for migration in migrations("sqlite"):
-            if migration.version <= version:
-                db.executescript(migration.sql)
-                db.execute(
-                    "INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00Z')",
-                    (migration.version,),
-                )
-        db.execute(
-            "INSERT INTO store_info (singleton, store_id, revision) VALUES (1, 'old-store', 0)"
-        )
-    return f"sqlite:///{path}"
+    return older_store(f"sqlite:///{path}", version)
 
 
 def test_concurrent_opens_of_an_older_sqlite_store_migrate_once(

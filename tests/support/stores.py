@@ -89,3 +89,44 @@ def is_empty(url: str) -> bool:
     return execute(url, ["SELECT COUNT(*) FROM resources"]) == [(0,)] and execute(
         url, ["SELECT COUNT(*) FROM audit_log"]
     ) == [(0,)]
+
+
+def older_store(url: str, version: int, store_id: str = "old-store") -> str:
+    """The store at `url` as an smtpcfg that knew migrations up to `version` left it (for
+    PostgreSQL, in the URL's schema, which must exist)."""
+    from reconciler.store.migrations import migrations
+
+    dialect = backend(url)
+    known = [migration for migration in migrations(dialect) if migration.version <= version]
+    info = f"INSERT INTO store_info (singleton, store_id, revision) VALUES (1, '{store_id}', 0)"
+    if dialect == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.execute(
+                "CREATE TABLE schema_migrations"
+                " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            for migration in known:
+                db.executescript(migration.sql)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00Z')",
+                    (migration.version,),
+                )
+            db.execute(info)
+        return url
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "CREATE TABLE schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        for migration in known:
+            db.execute(migration.sql.encode())
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (%s, '2026-01-01T00:00:00Z')",
+                (migration.version,),
+            )
+        db.execute(info.encode())
+    return url
