@@ -3,9 +3,10 @@
 Each settings' server is opened exactly as delivery opens it (`SmtpConnection.open()`:
 DNS, TCP, the greeting, TLS implicit on 465 or STARTTLS, EHLO, AUTH with the password
 from Vault or XOAUTH2 with an OAuth2 token), then closed with QUIT: never MAIL FROM.
-Certificates are verified, no credentials cross plaintext, and the timeout bounds each whole reply, as in delivery;
-what the session recorded is then judged step by step (`probe_checks`). Servers are
-probed in parallel, at most `ProbeOptions.parallel` at a time.
+Certificates are verified, no credentials cross plaintext, and the timeout bounds each
+whole reply, as in delivery; what the session recorded is then judged step by step
+(`probe_checks`). Servers are probed in parallel, at most `ProbeOptions.parallel` at a
+time.
 """
 
 from __future__ import annotations
