@@ -183,5 +183,5 @@ def _writes(plan: Plan, changes: list[Change]) -> list[Write]:
 def _applied_secrets(plan: Plan) -> list[dict[str, Any]]:
     """The secret versions this apply put in force: those of the resources it wrote,
     and those it recorded as rotated. The others did not change."""
-    touched = {str(change.key) for change in plan.changes} | plan.observations()
+    touched = {str(change.key) for change in plan.changes} | set(plan.observations())
     return [item for item in plan.secrets if item["resource"] in touched]

@@ -158,13 +158,16 @@ class Plan:
                 entry[version_key(field_of(item))] = item["version"]
         return versions
 
-    def observations(self) -> set[str]:
-        """Resources with a secret version to record: read now, not recorded by the store."""
-        return {
-            item["resource"]
-            for item in self.secrets
-            if item["version"] is not None and item.get("recordedVersion") != item["version"]
-        }
+    def observations(self) -> list[str]:
+        """Resources with a secret version to record (read now, not recorded by the
+        store), each once, in the plan's order."""
+        return list(
+            dict.fromkeys(
+                item["resource"]
+                for item in self.secrets
+                if item["version"] is not None and item.get("recordedVersion") != item["version"]
+            )
+        )
 
     def _body(self) -> dict[str, Any]:
         if self._json is None:
