@@ -9,8 +9,6 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.delivery.conftest import Delivery, wait_for
 from tests.delivery.test_runner_signals import stop
 from tests.support.manifests import vault_password
@@ -62,13 +60,6 @@ def client_credentials(endpoint: TokenEndpoint) -> dict[str, Any]:
         "clientSecret": {"key": "clientSecret"},
         "scope": SCOPE,
     }
-
-
-@pytest.fixture
-def xoauth2_server(
-    smtp_server_factory: Callable[..., SmtpSink], token_endpoint: TokenEndpoint
-) -> SmtpSink:
-    return smtp_server_factory(tls=True, auth_required=True, xoauth2=token_endpoint.is_live)
 
 
 def test_test_email_logs_in_with_a_token(

@@ -37,14 +37,6 @@ def failure_of(action: Callable[[], object]) -> DeliveryFailure:
     return caught.value
 
 
-@pytest.fixture
-def xoauth2_server(
-    smtp_server_factory: Callable[..., SmtpSink], token_endpoint: TokenEndpoint
-) -> SmtpSink:
-    """STARTTLS, login required, XOAUTH2 accepting only the endpoint's live tokens."""
-    return smtp_server_factory(tls=True, auth_required=True, xoauth2=token_endpoint.is_live)
-
-
 def test_the_initial_response_is_user_and_bearer_token() -> None:
     assert xoauth2_response("a@b.example", "t0k") == "user=a@b.example\x01auth=Bearer t0k\x01\x01"
 

@@ -3,7 +3,6 @@ as delivery logs in; token endpoint and Vault failures fail the login step only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,13 +11,6 @@ from tests.probe.conftest import Probing, assert_no_mail_and_no_plaintext_auth, 
 from tests.support.manifests import vault_password
 from tests.support.oauth2 import CLIENT_ID, CLIENT_SECRET, MAILBOX, SCOPE, TokenEndpoint
 from tests.support.smtp import SmtpSink
-
-
-@pytest.fixture
-def xoauth2_server(
-    smtp_server_factory: Callable[..., SmtpSink], token_endpoint: TokenEndpoint
-) -> SmtpSink:
-    return smtp_server_factory(tls=True, auth_required=True, xoauth2=token_endpoint.is_live)
 
 
 def oauth2_settings(

@@ -17,7 +17,8 @@ count fetches and look for tokens in what was written. `fail_next(status, body)`
 the next requests with an error. As a pytest plugin (`pytest_plugins`), it provides
 `token_endpoint` (certificate from the session's `smtp_ca`, so `smtp_ca_file` trusts it),
 `token_endpoint_factory(**options)`, `service_account` (a `ServiceAccount` with a fresh
-key) and `google_token_endpoint` (the JWT-bearer grant for it, acting for `MAILBOX`).
+key), `google_token_endpoint` (the JWT-bearer grant for it, acting for `MAILBOX`) and
+`xoauth2_server` (an SmtpSink accepting `token_endpoint`'s live tokens).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.support.smtp import SmtpSink
+
 __all__ = [
     "CLIENT_ID",
     "CLIENT_SECRET",
@@ -52,6 +55,7 @@ __all__ = [
     "service_account",
     "token_endpoint",
     "token_endpoint_factory",
+    "xoauth2_server",
 ]
 
 #: The mailbox tokens act for: XOAUTH2's `user`, the `sub` of a JWT-bearer token.
@@ -326,3 +330,12 @@ def google_token_endpoint(
     return token_endpoint_factory(
         scope=GOOGLE_SCOPE, service_account=service_account, mailboxes=(MAILBOX,)
     )
+
+
+@pytest.fixture
+def xoauth2_server(
+    smtp_server_factory: Callable[..., SmtpSink], token_endpoint: TokenEndpoint
+) -> SmtpSink:
+    """An SmtpSink with STARTTLS and login required, offering XOAUTH2 and accepting only
+    `token_endpoint`'s live tokens."""
+    return smtp_server_factory(tls=True, auth_required=True, xoauth2=token_endpoint.is_live)
