@@ -213,10 +213,13 @@ def plan(
       SMTPCFG_PLAN_KEY=... smtpcfg plan -f manifests/ --out plan.json   # signed
       smtpcfg plan -f manifests/ --probe --probe-ca-file corp-ca.pem
     """
-    from reconciler.plan.from_manifests import plan_from_manifests, plan_to_file
+    from reconciler.plan.render_markdown import MarkdownOptions
 
     request = PlanRequest(
         paths, store_url, scope, take_over, threshold, source, vault_auth, vault_concurrency
+    )
+    markdown = MarkdownOptions(
+        max_chars or None, hide_store, str(out_path) if out_path is not None else None
     )
     if probe or probe_warn_only:
         from reconciler.delivery.options import ProbeOptions
@@ -228,16 +231,16 @@ def plan(
             out_path,
             plan_key_file,
             output_format,
+            markdown,
             detailed_exitcode,
             warn_only=probe_warn_only,
         )
         return
+    from reconciler.plan.from_manifests import plan_from_manifests, plan_to_file
+
     saved = plan_to_file(request, out_path, plan_key_file) if out_path is not None else None
     plan_ = saved.plan if saved is not None else plan_from_manifests(request)
-    from reconciler.plan.render_markdown import MarkdownOptions
-
-    artifact = str(out_path) if out_path is not None else None
-    _print_plan(plan_, output_format, MarkdownOptions(max_chars or None, hide_store, artifact))
+    _print_plan(plan_, output_format, markdown)
     if saved is not None and output_format == "text":
         _say_saved(saved.path, saved.signed)
     if detailed_exitcode and plan_.has_changes:
@@ -348,6 +351,7 @@ def _plan_with_probe(
     out_path: Path | None,
     plan_key_file: Path | None,
     output_format: str,
+    markdown: MarkdownOptions,
     detailed_exitcode: bool,
     *,
     warn_only: bool,
@@ -362,7 +366,10 @@ def _plan_with_probe(
     )
     color = use_color()
     click.echo(
-        render_probed_plan(probed.plan, probed.report, output_format, color=color), color=color
+        render_probed_plan(
+            probed.plan, probed.report, output_format, color=color, markdown=markdown
+        ),
+        color=color,
     )
     errors = probed.report.errors
     if probed.saved_to is not None and output_format == "text":

@@ -50,14 +50,14 @@ def render_markdown(plan: Plan, options: MarkdownOptions | None = None) -> str:
 
 def _head(plan: Plan, options: MarkdownOptions) -> str:
     lines = [f"### smtpcfg plan: {_summary(plan)}", ""]
-    where = "" if options.hide_store else f"Store {_code(plan.store_url)} at "
+    where = "" if options.hide_store else f"Store {inline_code(plan.store_url)} at "
     lines.append(
-        f"{where or 'Store '}revision {plan.store.revision}, digest {_code(plan.digest())}"
+        f"{where or 'Store '}revision {plan.store.revision}, digest {inline_code(plan.digest())}"
     )
     if plan.warnings or plan.notes:
         lines.append("")
-    lines.extend(f"> **Warning:** {_escape(warning)}  " for warning in plan.warnings)
-    lines.extend(f"> **Note:** {_escape(note)}  " for note in plan.notes)
+    lines.extend(f"> **Warning:** {escape_inline(warning)}  " for warning in plan.warnings)
+    lines.extend(f"> **Note:** {escape_inline(note)}  " for note in plan.notes)
     return "\n".join(lines)
 
 
@@ -79,16 +79,15 @@ def _summary(plan: Plan) -> str:
 
 def _risky_line(change: Change) -> str:
     if change.previous is not None:
-        return (
-            f"- {WARNING_SIGN} **replace** {_code(str(change.previous))} → {_code(str(change.key))}"
-        )
-    return f"- {WARNING_SIGN} **delete** {_code(str(change.key))}"
+        old, new = inline_code(str(change.previous)), inline_code(str(change.key))
+        return f"- {WARNING_SIGN} **replace** {old} → {new}"
+    return f"- {WARNING_SIGN} **delete** {inline_code(str(change.key))}"
 
 
 def _details(change: Change) -> str:
-    title = _code(f"{SYMBOLS[change.action]} {change.key}")
+    title = inline_code(f"{SYMBOLS[change.action]} {change.key}")
     if change.previous is not None:
-        title += f" (replaces {_code(str(change.previous))})"
+        title += f" (replaces {inline_code(str(change.previous))})"
     count = len(change.fields)
     title += f" ({count} field{'s' if count != 1 else ''})"
     single = [field for field in change.fields if not _multi_line(field)]
@@ -97,11 +96,11 @@ def _details(change: Change) -> str:
     if single:
         rows = ["| Field | Before | After |", "| --- | --- | --- |"]
         rows.extend(
-            f"| {_code(field.path)} | {_value(field.before)} | {_value(field.after)} |"
+            f"| {inline_code(field.path)} | {_value(field.before)} | {_value(field.after)} |"
             for field in single
         )
         parts.append("\n".join(rows))
-    parts.extend(f"{_code(field.path)}:\n\n{_diff(field)}" for field in multi)
+    parts.extend(f"{inline_code(field.path)}:\n\n{_diff(field)}" for field in multi)
     parts.append("</details>")
     return "\n\n".join(parts)
 
@@ -136,16 +135,16 @@ def _fit(head: str, risky: list[str], details: list[str], options: MarkdownOptio
     essential = _join(head, listed, [])
     kept_lines, kept_details = len(listed), 0
     if len(essential) > budget:
-        kept_lines = _fitting(listed, budget - len(head) - 2, "\n")
+        kept_lines = fitting(listed, budget - len(head) - 2, "\n")
         kept_lines = kept_lines if kept_lines > 2 else 0  # never a heading alone
     else:
-        kept_details = _fitting(details, budget - len(essential), "\n\n")
+        kept_details = fitting(details, budget - len(essential), "\n\n")
     omitted_risky = len(risky) - max(0, kept_lines - 2)
     text = _join(head, listed[:kept_lines], details[:kept_details])
     return text + "\n\n" + _left_out(omitted_risky, len(details) - kept_details, options)
 
 
-def _fitting(items: list[str], budget: int, separator: str) -> int:
+def fitting(items: list[str], budget: int, separator: str) -> int:
     """How many of `items`, from the first, fit in `budget` characters with separators."""
     used, count = 0, 0
     for item in items:
@@ -179,14 +178,16 @@ def _left_out(risky: int, details: int, options: MarkdownOptions) -> str:
 
 
 def _value(value: object) -> str:
-    return "" if value is ABSENT else _code(show_value(value))
+    return "" if value is ABSENT else inline_code(show_value(value))
 
 
-def _code(text: str) -> str:
-    return f"<code>{_escape(text)}</code>" if text else ""
+def inline_code(text: str) -> str:
+    """`text` as inline code that nothing in it can break out of (see `escape_inline`)."""
+    return f"<code>{escape_inline(text)}</code>" if text else ""
 
 
-def _escape(text: str) -> str:
+def escape_inline(text: str) -> str:
+    """Text safe in a table cell or a line: HTML-escaped, no `|`, backtick or line break."""
     escaped = html.escape(text, quote=True)
     return (
         escaped.replace("|", "&#124;").replace("`", "&#96;").replace("\r", "").replace("\n", "<br>")

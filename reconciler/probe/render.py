@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-import html
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.delivery.probe import ProbeReport, ProbeResult
+from reconciler.plan.render_markdown import MarkdownOptions, escape_inline, fitting, inline_code
 
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 PROBE_FORMATS = ("text", "json")
 _COLOURS = {"ok": "green", "warning": "yellow", "error": "red", "skipped": None}
 _HEADER = ["STEP", "RESULT", "TIME", "DETAIL"]
+_SEPARATOR = "\n\n"
 
 
 def render_report(report: ProbeReport, output_format: str, *, color: bool = False) -> str:
@@ -29,18 +31,33 @@ def render_report(report: ProbeReport, output_format: str, *, color: bool = Fals
 
 
 def render_probed_plan(
-    plan: Plan, report: ProbeReport, output_format: str, *, color: bool = False
+    plan: Plan,
+    report: ProbeReport,
+    output_format: str,
+    *,
+    color: bool = False,
+    markdown: MarkdownOptions | None = None,
 ) -> str:
-    """The plan as `plan --format` prints it, with the probe's findings."""
+    """The plan as `plan --format` prints it, with the probe's findings.
+
+    Under `markdown.max_chars` the probe's summary and findings are kept whole, like the
+    plan's summary and deletes; the plan's details come next, then the probe's tables."""
     from reconciler.plan.render import render_plan
 
     if output_format == "json":
         document = {**plan.to_json(), "probe": report.to_json()}
         return json.dumps(document, indent=2, ensure_ascii=False)
-    section = (
-        probe_markdown(report) if output_format == "markdown" else probe_text(report, color=color)
-    )
-    return render_plan(plan, output_format, color=color) + "\n\n" + section
+    if output_format != "markdown":
+        rendered = render_plan(plan, output_format, color=color, markdown=markdown)
+        return rendered + _SEPARATOR + probe_text(report, color=color)
+    if markdown is None or markdown.max_chars is None:
+        return (
+            render_plan(plan, "markdown", markdown=markdown) + _SEPARATOR + probe_markdown(report)
+        )
+    room = markdown.max_chars - len(_SEPARATOR)
+    budget = max(room - len(_markdown_findings(report)), 1)
+    rendered = render_plan(plan, "markdown", markdown=replace(markdown, max_chars=budget))
+    return rendered + _SEPARATOR + probe_markdown(report, room - len(rendered))
 
 
 def summary(report: ProbeReport) -> str:
@@ -76,25 +93,52 @@ def probe_text(report: ProbeReport, *, color: bool) -> str:
     return "\n".join(lines)
 
 
-def probe_markdown(report: ProbeReport) -> str:
-    lines = [f"### smtpcfg probe: {summary(report).removeprefix('Probe: ').rstrip('.')}", ""]
-    if report.results:
-        lines.append("| Settings | Step | Result | Time | Detail |")
-        lines.append("| --- | --- | --- | --- | --- |")
-        for result in report.results:
-            for step in result.steps:
-                lines.append(
-                    f"| {_code(str(result.key))} | {step.step} | {step.status} "
-                    f"| {_time(step.seconds)} | {_code(step.detail)} |"
-                )
-        findings = [(result, f) for result in report.results for f in result.findings]
-        if findings:
-            lines.append("")
-        lines.extend(
-            f"- **{f.level.capitalize()}:** {_code(str(result.key))} {f.step}: {_cell(f.message)}"
-            for result, f in findings
-        )
+def probe_markdown(report: ProbeReport, max_chars: int | None = None) -> str:
+    """The summary and every finding, then a collapsed table of steps per settings: as
+    many tables as fit in `max_chars`, with a note on those left out."""
+    findings = _markdown_findings(report)
+    tables = [_markdown_steps(result) for result in report.results]
+    if max_chars is None:
+        return "\n\n".join([findings, *tables])
+    note = _tables_left_out(len(tables))
+    kept = fitting(tables, max_chars - len(findings) - len(note) - 2, "\n\n")
+    left_out = [_tables_left_out(len(tables) - kept)] if kept < len(tables) else []
+    return "\n\n".join([findings, *tables[:kept], *left_out])
+
+
+def _markdown_findings(report: ProbeReport) -> str:
+    lines = [f"### smtpcfg probe: {summary(report).removeprefix('Probe: ').rstrip('.')}"]
+    found = [(result, f) for result in report.results for f in result.findings]
+    if found:
+        lines.append("")
+    lines.extend(
+        f"- **{finding.level.capitalize()}:** {inline_code(str(result.key))} "
+        f"{finding.step}: {escape_inline(finding.message)}"
+        for result, finding in found
+    )
     return "\n".join(lines)
+
+
+def _markdown_steps(result: ProbeResult) -> str:
+    errors = sum(1 for finding in result.findings if finding.level == "error")
+    warnings = len(result.findings) - errors
+    counts = [_plural(errors, "error")] if errors else []
+    counts += [_plural(warnings, "warning")] if warnings else []
+    verdict = ", ".join(counts)
+    title = f"{inline_code(str(result.key))} ({escape_inline(_server(result))}): {verdict or 'ok'}"
+    rows = [
+        f"| {step.step} | {step.status} | {_time(step.seconds)} | {inline_code(step.detail)} |"
+        for step in result.steps
+    ]
+    table = "\n".join(["| Step | Result | Time | Detail |", "| --- | --- | --- | --- |", *rows])
+    return f"<details><summary>{title}</summary>\n\n{table}\n\n</details>"
+
+
+def _tables_left_out(count: int) -> str:
+    return (
+        f"_The steps of {count} SmtpSettings left out to keep this comment short; "
+        "`smtpcfg probe` shows them all._"
+    )
 
 
 def _server(result: ProbeResult) -> str:
@@ -112,18 +156,3 @@ def _time(seconds: float | None) -> str:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _code(text: str) -> str:
-    return f"<code>{_cell(text)}</code>" if text else ""
-
-
-def _cell(text: str) -> str:
-    """Server text, safe in a table cell: HTML-escaped, no `|`, backtick or line break."""
-    return (
-        html.escape(text, quote=True)
-        .replace("|", "&#124;")
-        .replace("`", "&#96;")
-        .replace("\r", "")
-        .replace("\n", "<br>")
-    )

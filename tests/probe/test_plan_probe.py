@@ -34,13 +34,35 @@ def test_findings_come_with_the_plan_in_every_format(
     assert probe_part.endswith("Probe: 1 SmtpSettings, 1 error, 0 warnings.\n")
     assert markdown.stdout.startswith("### smtpcfg plan: 1 to create")
     assert "\n\n### smtpcfg probe: 1 SmtpSettings, 1 error, 0 warnings\n" in markdown.stdout
-    assert "| <code>SmtpSettings/primary</code> | size | error | - |" in markdown.stdout
+    assert "<summary><code>SmtpSettings/primary</code> (127.0.0.1:" in markdown.stdout
+    assert "STARTTLS, startTlsOnly): 1 error</summary>" in markdown.stdout
+    assert "| size | error | - |" in markdown.stdout
     assert "- **Error:** <code>SmtpSettings/primary</code> size: maxAttachmentSize" in (
         markdown.stdout
     )
     document = probe_json(json_, "plan.schema.json")
     assert document["summary"]["create"] == 1
     assert findings(document["probe"]) == {"primary": [("error", "size")]}
+    assert_no_mail_and_no_plaintext_auth(smtp_server)
+
+
+def test_a_probed_markdown_plan_keeps_under_max_chars_and_hides_the_store(
+    probing: Probing, smtp_server: SmtpSink
+) -> None:
+    names = [f"settings-{i:02d}" for i in range(40)]
+    probing.write(*(probing.settings(name, smtp_server) for name in names))
+    capped = probing.plan("--probe", "--format", "markdown", "--max-chars", "6000", "--hide-store")
+    whole = probing.plan("--probe", "--format", "markdown", "--max-chars", "0")
+
+    assert capped.code == 0 and whole.code == 0, capped.output + whole.output
+    assert len(whole.stdout) > 6000
+    assert len(capped.stdout.rstrip("\n")) <= 6000
+    assert capped.stdout.startswith("### smtpcfg plan: 40 to create")
+    assert "left out to keep this comment under" in capped.stdout
+    assert "### smtpcfg probe: 40 SmtpSettings, 0 errors, 0 warnings" in capped.stdout
+    assert capped.stdout.count("<details>") < whole.stdout.count("<details>")
+    assert "left out to keep this comment short; `smtpcfg probe` shows them all" in (capped.stdout)
+    assert "sqlite:" not in capped.stdout and "sqlite:" in whole.stdout
     assert_no_mail_and_no_plaintext_auth(smtp_server)
 
 
