@@ -38,7 +38,12 @@ def run_service(
     """Run a runner on the store until it stops (see `Runner.run`); return what it did."""
     return_large_buffers_to_the_system()
     log = EventLog(log_format)
-    sender = Sender(lazy_resolver(vault_auth, log.message), ca_file=ca_file, timeout=timeout)
+    sender = Sender(
+        lazy_resolver(vault_auth, log.message),
+        ca_file=ca_file,
+        timeout=timeout,
+        notify=log.message,
+    )
     store = open_existing_store(store_url)
 
     def progress(summary: RunSummary) -> None:

@@ -59,3 +59,5 @@ def test_deliver_sends_without_loading_manifest_or_plan_code(
     assert len(smtp_server.messages) == 1
     assert "reconciler.delivery.sender" in modules
     assert forbidden(modules) == []
+    # Password logins never pay for the OAuth2 library.
+    assert [m for m in modules if m.startswith(("authlib", "joserfc"))] == []
