@@ -159,12 +159,8 @@ def apply_plan(
 
 
 def _writes(plan: Plan, changes: list[Change]) -> list[Write]:
-    seen = {
-        item["resource"]: {"passwordVersion": item["version"]}
-        for item in plan.secrets
-        if item["version"] is not None
-    }
-    # Unchanged resources get a status-only write, and only when the version moved.
+    seen = plan.secret_versions()
+    # Unchanged resources get a status-only write, and only when a version moved.
     status = {resource: seen[resource] for resource in plan.observations()}
     writes = []
     for change in changes:
@@ -177,7 +173,7 @@ def _writes(plan: Plan, changes: list[Change]) -> list[Write]:
         else:
             action: WriteAction = "update" if change.action == "update" else "create"
             writes.append(Write(action, change.key, change.after, observed, plan.scope))
-    # Unchanged resources: record the password version in force from now on.
+    # Unchanged resources: record the secret versions in force from now on.
     for resource, observed in status.items():
         kind, _, name = resource.partition("/")
         writes.append(Write("status", ResourceKey(kind, name), status=observed))
@@ -185,7 +181,7 @@ def _writes(plan: Plan, changes: list[Change]) -> list[Write]:
 
 
 def _applied_secrets(plan: Plan) -> list[dict[str, Any]]:
-    """The password versions this apply put in force: those of the resources it wrote,
+    """The secret versions this apply put in force: those of the resources it wrote,
     and those it recorded as rotated. The others did not change."""
     touched = {str(change.key) for change in plan.changes} | set(plan.observations())
     return [item for item in plan.secrets if item["resource"] in touched]

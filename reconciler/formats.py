@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from reconciler.header_text import line_break_in
 
@@ -84,12 +85,31 @@ def is_size(value: str) -> bool:
         return False
 
 
+def is_https_url(value: str) -> bool:
+    """An `https://host[:port]/path` URL (scheme in lowercase): no credentials in it, no
+    fragment, no spaces."""
+    if not value.startswith("https://") or any(character.isspace() for character in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return (
+        (is_hostname(host) or is_ip_address(host))
+        and "@" not in parts.netloc
+        and not parts.fragment
+    )
+
+
 #: The custom `format` names the schemas use, each with its check of a string value.
 FORMATS: dict[str, Callable[[str], bool]] = {
     "hostname-or-ip": lambda value: is_hostname(value) or is_ip_address(value),
     "email": is_email,
     "size": is_size,
     "header-text": lambda value: line_break_in(value) is None,
+    "https-url": is_https_url,
 }
 
 

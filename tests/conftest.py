@@ -16,7 +16,7 @@ import pytest
 from tests.support.cli import Cli, clean_environment
 from tests.support.stores import initialised, postgres_schema, sqlite_url
 
-pytest_plugins = ["tests.support.openbao", "tests.support.smtp"]
+pytest_plugins = ["tests.support.openbao", "tests.support.smtp", "tests.support.oauth2"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -422,7 +422,10 @@ def _operate(
 #: How the runner and test-email connect: both send through the same code.
 _smtp_client_options = smtp_client_options(
     timeout=SMTP_TIMEOUT,
-    timeout_help="Bounds connecting with the greeting, each whole reply, and each send.",
+    timeout_help=(
+        "Bounds connecting with the greeting, each whole reply, and each send; "
+        "and each OAuth2 token request."
+    ),
 )
 
 

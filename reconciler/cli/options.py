@@ -297,7 +297,10 @@ def smtp_client_options(
             f"--{prefix}ca-file",
             f"{dest}ca_file",
             type=click.Path(exists=True, dir_okay=False),
-            help="CA certificates to verify SMTP servers with [default: system store].",
+            help=(
+                "CA certificates to verify SMTP servers and OAuth2 token endpoints with "
+                "[default: system store]."
+            ),
         )(function)
 
     return decorate

@@ -18,6 +18,7 @@ Step = Literal[
     "certificate",
     "no-starttls",
     "authentication",
+    "oauth2-token",
     "sender-refused",
     "recipient-refused",
     "data-refused",

@@ -2,10 +2,11 @@
 
 Each settings' server is opened exactly as delivery opens it (`SmtpConnection.open()`:
 DNS, TCP, the greeting, TLS implicit on 465 or STARTTLS, EHLO, AUTH with the password
-from Vault), then closed with QUIT: never MAIL FROM. Certificates are verified, no
-credentials cross plaintext, and the timeout bounds each whole reply, as in delivery;
-what the session recorded is then judged step by step (`probe_checks`). Servers are
-probed in parallel, at most `ProbeOptions.parallel` at a time.
+from Vault or XOAUTH2 with an OAuth2 token), then closed with QUIT: never MAIL FROM.
+Certificates are verified, no credentials cross plaintext, and the timeout bounds each
+whole reply, as in delivery; what the session recorded is then judged step by step
+(`probe_checks`). Servers are probed in parallel, at most `ProbeOptions.parallel` at a
+time.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.login import Login, OAuth2Login, PasswordLogin
+from reconciler.delivery.oauth2 import OAuth2Tokens
 from reconciler.delivery.options import ProbeOptions
 from reconciler.delivery.probe_checks import Finding, Observed, StepResult, assess
-from reconciler.delivery.transport import Password, SmtpConnection, SmtpEndpoint, tls_context
+from reconciler.delivery.settings_login import token_request
+from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import Resource, ResourceKey, VaultReference
+from reconciler.vault.errors import VaultLookupError
 
 if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
@@ -87,12 +92,13 @@ def probe_settings(
     """Probe each SmtpSettings (normalized, as planned or stored), in their order.
 
     Passwords are read from Vault first, each distinct reference once; Vault is not
-    asked when no settings has one.
+    asked when no settings has one. An OAuth2 settings fetches its token (reading its
+    client secret or key) when it logs in, as delivery does.
     """
     if not settings:
         return ProbeReport([])
     context = tls_context(options.ca_file)  # a bad CA file fails once, now; shared
-    passwords = _passwords(settings, resolver, options.parallel)
+    logins = _logins(settings, resolver, options)
     with ThreadPoolExecutor(max_workers=min(options.parallel, len(settings))) as pool:
         results = pool.map(
             lambda resource: probe_one(
@@ -101,7 +107,7 @@ def probe_settings(
                     resource.spec, timeout=options.timeout, ca_file=options.ca_file
                 ),
                 resource.spec.get("maxAttachmentSize"),
-                passwords.get(resource.key),
+                logins.get(resource.key),
                 options,
                 context,
             ),
@@ -114,23 +120,24 @@ def probe_one(
     key: ResourceKey,
     endpoint: SmtpEndpoint,
     max_attachment_size: int | None,
-    password: Password | str | None,
+    login: Login | str | None,
     options: ProbeOptions,
     context: ssl.SSLContext | None = None,
 ) -> ProbeResult:
-    """Open and close one session to `endpoint`, then judge it. `password`: the
-    password, or why Vault did not give it (a str), or None without a username;
-    `context`: the TLS context to share (see SmtpConnection)."""
-    password_error = password if isinstance(password, str) else None
-    secret = None if isinstance(password, str) else password
+    """Open and close one session to `endpoint`, then judge it. `login`: how to log in
+    (see reconciler.delivery.login), or why Vault did not give the password (a str), or
+    None without a username; `context`: the TLS context to share (see SmtpConnection)."""
+    secret_error = login if isinstance(login, str) else None
     # Without its password the server is still looked at, without logging in.
-    connecting = endpoint if secret is not None else replace(endpoint, username=None)
-    connection = SmtpConnection(connecting, secret, context=context)
+    given = None if isinstance(login, str) else login
+    connection = SmtpConnection(endpoint, given, context=context)
     failure: DeliveryFailure | None = None
     try:
         connection.open()
     except DeliveryFailure as caught:
         failure = caught
+    except VaultLookupError as caught:  # an OAuth2 secret, read as the token is fetched
+        secret_error = str(caught)
     finally:
         connection.close()
     assert connection.record is not None  # open() makes it first
@@ -139,29 +146,47 @@ def probe_one(
         max_attachment_size=max_attachment_size,
         record=connection.record,
         failure=failure,
-        password_error=password_error,
+        username=given.username if given is not None else None,
+        password_error=secret_error,
+        secret="OAuth2 secret" if isinstance(given, OAuth2Login) else "password",
         now=time.time(),
         expiry_days=options.expiry_days,
     )
     return ProbeResult(key, endpoint, assess(seen))
 
 
-def _passwords(
-    settings: Sequence[Resource], resolver: Callable[[], VaultResolver], concurrency: int
-) -> dict[ResourceKey, Password | str]:
-    """Each settings' password, or the reason Vault did not give it."""
+def _logins(
+    settings: Sequence[Resource], resolver: Callable[[], VaultResolver], options: ProbeOptions
+) -> dict[ResourceKey, Login | str]:
+    """Each settings' login (its password read now, concurrently), or the reason Vault
+    did not give the password."""
+    logins: dict[ResourceKey, Login | str] = {
+        resource.key: OAuth2Login(
+            resource.spec["username"],
+            OAuth2Tokens(
+                token_request(resource.spec, resolver),
+                ca_file=options.ca_file,
+                timeout=options.timeout,
+            ),
+        )
+        for resource in settings
+        if "oauth2" in resource.spec
+    }
     references = {
         resource.key: VaultReference.from_spec(resource.spec["password"])
         for resource in settings
         if "password" in resource.spec
     }
     if not references:
-        return {}
-    from reconciler.vault.resolver import VaultLookupError
-
-    read = resolver().resolve_all(references.values(), concurrency=concurrency)
-    passwords: dict[ResourceKey, Password | str] = {}
-    for key, reference in references.items():
-        outcome = read[reference]
-        passwords[key] = str(outcome) if isinstance(outcome, VaultLookupError) else outcome.value
-    return passwords
+        return logins
+    read = resolver().resolve_all(references.values(), concurrency=options.parallel)
+    for resource in settings:
+        reference = references.get(resource.key)
+        if reference is not None:
+            outcome = read[reference]
+            logins[resource.key] = (
+                str(outcome)
+                if isinstance(outcome, VaultLookupError)
+                else PasswordLogin(resource.spec["username"], outcome.value)
+            )
+    return logins

@@ -71,11 +71,15 @@ class Observed:
     max_attachment_size: int | None
     record: SessionRecord
     failure: DeliveryFailure | None
-    #: why the password could not be read from Vault (the login was then not tried)
+    #: the login's username (the mailbox, for OAuth2); None without a login
+    username: str | None
+    #: why the password (or OAuth2 secret) could not be read from Vault
     password_error: str | None
     #: seconds since the epoch, for the certificate's days left
     now: float
     expiry_days: int
+    #: what `password_error` could not read: "password", or "OAuth2 secret"
+    secret: str = "password"  # noqa: S105 - a word, not a password
 
 
 def assess(seen: Observed) -> list[StepResult]:
@@ -279,10 +283,10 @@ def largest_attachment(limit: int) -> int:
 
 
 def _auth(seen: Observed, failed: ProbeStep | None) -> StepResult:
-    username = seen.endpoint.username
+    username = seen.username
     if seen.password_error is not None:
         return _result(
-            seen, "auth", "error", f"the password could not be read: {seen.password_error}"
+            seen, "auth", "error", f"the {seen.secret} could not be read: {seen.password_error}"
         )
     if failed == "auth":
         return _result(seen, "auth", "error", str(seen.failure))

@@ -2,10 +2,10 @@
 
 Every `interval` seconds the thread opens the store (a connection of its own, so it never
 shares the runner's), reads the SmtpSettings and the queue's counts (for the metrics: so
-they stay current while the runner is busy or stuck); when any SmtpSettings has a
-password, it asks Vault's health endpoint too. The runner is ready while the latest
-check of each succeeded and is no older than three intervals (a check that hangs makes
-it unready).
+they stay current while the runner is busy or stuck); when any SmtpSettings holds a
+Vault reference (a password, an OAuth2 secret), it asks Vault's health endpoint too.
+The runner is ready while the latest check of each succeeded and is no older than three
+intervals (a check that hangs makes it unready).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Readiness:
             return
         self.store = Check(True, time.monotonic())
         self.on_queue(stats)
-        self.vault_needed = any("password" in s.spec for s in settings)
+        self.vault_needed = any(_names_vault(s.spec) for s in settings)
         if not self.vault_needed:
             return
         try:
@@ -108,3 +108,12 @@ class Readiness:
             vault_ok, vault = state(self.vault)
         ready = store_ok and vault_ok
         return ready, {"status": "ready" if ready else "not ready", "store": store, "vault": vault}
+
+
+def _names_vault(value: object) -> bool:
+    """Whether a spec holds a Vault reference anywhere (a password, an OAuth2 secret)."""
+    if isinstance(value, dict):
+        return "vault" in value or any(_names_vault(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_names_vault(item) for item in value)
+    return False

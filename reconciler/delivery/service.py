@@ -55,7 +55,12 @@ def run_service(
         if status_address
         else (Observer(), None)
     )
-    sender = Sender(lazy_resolver(vault_auth, log.message), ca_file=ca_file, timeout=timeout)
+    sender = Sender(
+        lazy_resolver(vault_auth, log.message),
+        ca_file=ca_file,
+        timeout=timeout,
+        notify=log.message,
+    )
     try:
         store = open_existing_store(store_url)
     except BaseException:

@@ -9,6 +9,9 @@
   read: a server trickling bytes cannot stretch it) and sending each command or message;
   replies are capped in size (`MAX_REPLY_LINE`, `MAX_REPLY`). A `deadline` given to
   `ensure_open`/`send` bounds the whole message on top of that.
+- A login (reconciler.delivery.login) is a password, sent with the mechanism smtplib picks,
+  or an OAuth2 bearer token, sent with XOAUTH2 only; a token the server refuses with 535
+  is replaced by a new one once (`_Session.log_in`).
 - Credentials are sent as UTF-8, and every server reply is cleaned of what the session
   sent to log in before anything reads it (see `_Session.scrub`).
 - Each opening keeps a `SessionRecord`: every step's time and what the server showed
@@ -31,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from reconciler.delivery.failures import (
     DeliveryFailure,
@@ -39,6 +42,13 @@ from reconciler.delivery.failures import (
     SizeLimitExceeded,
     classify,
     unexpected,
+)
+from reconciler.delivery.login import (
+    Login,
+    OAuth2Login,
+    PasswordLogin,
+    Revealable,
+    xoauth2_response,
 )
 from reconciler.delivery.wire import StreamingData, wire_bytes
 from reconciler.errors import SmtpcfgError
@@ -72,7 +82,6 @@ class SmtpEndpoint:
     host: str
     port: int
     start_tls_only: bool
-    username: str | None
     timeout: float = 30.0
     ca_file: str | None = None
     implicit_tls: bool | None = None
@@ -96,7 +105,6 @@ class SmtpEndpoint:
             host=spec["host"],
             port=spec["port"],
             start_tls_only=spec["startTlsOnly"],
-            username=spec.get("username"),
             timeout=timeout,
             ca_file=ca_file,
         )
@@ -148,17 +156,6 @@ class SessionRecord:
             cipher = sock.cipher()
             self.cipher = cipher[0] if cipher else None
             self.certificate = sock.getpeercert() or None
-
-
-@runtime_checkable
-class Revealable(Protocol):
-    """A secret that hands out its value only when asked (e.g. one read from Vault)."""
-
-    def reveal(self) -> str: ...
-
-
-# Asked for only at login, so the value never sits in the connection's repr or fields.
-Password = Revealable | Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -357,6 +354,39 @@ class _Session(StreamingData, smtplib.SMTP):
             self.record.features = {}  # a server without extensions: no SIZE, no AUTH
         return reply
 
+    def log_in(self, login: Login) -> None:
+        """Log in with a password (the mechanism smtplib picks from those offered) or,
+        for OAuth2, with XOAUTH2 alone. A token refused with 535 (revoked, or expired
+        early) is replaced by a new one, once."""
+        if isinstance(login, PasswordLogin):
+            self.login(login.username, login.reveal_password())
+            return
+        self._require_mechanism("XOAUTH2", login)
+        token = login.tokens.token()
+        try:
+            self._xoauth2(login, token)
+        except smtplib.SMTPAuthenticationError as refusal:
+            if refusal.smtp_code != 535:
+                raise
+            self._xoauth2(login, login.tokens.renew(token))
+
+    def _require_mechanism(self, mechanism: str, login: OAuth2Login) -> None:
+        offered = self.esmtp_features.get("auth", "").upper().split()
+        if mechanism not in offered:
+            others = f"it offers {' '.join(offered)}" if offered else "it offers no AUTH"
+            raise smtplib.SMTPNotSupportedError(
+                f"the server does not offer AUTH {mechanism} ({others}), "
+                f"which the {login.credential} of {login.username} needs"
+            )
+
+    def _xoauth2(self, login: OAuth2Login, token: Revealable) -> None:
+        value = token.reveal()
+        self._remember(value.encode())
+        response = xoauth2_response(login.username, value)
+        # After a refusal the server sends a 334 with an error in JSON; the client answers
+        # with an empty line and the server ends with 535 (Google's and Microsoft's way).
+        self.auth("XOAUTH2", lambda challenge=None: response if challenge is None else "")
+
     def login(
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
@@ -451,18 +481,15 @@ class SmtpConnection:
     def __init__(
         self,
         endpoint: SmtpEndpoint,
-        password: Password | None = None,
+        login: Login | None = None,
         *,
         context: ssl.SSLContext | None = None,
     ) -> None:
-        """`context`: a `tls_context(endpoint.ca_file)` to share (loading the CAs takes
+        """`login`: how to log in (reconciler.delivery.login), None for no AUTH.
+        `context`: a `tls_context(endpoint.ca_file)` to share (loading the CAs takes
         tens of milliseconds); by default the connection makes its own."""
-        if (endpoint.username is None) != (password is None):
-            raise SmtpcfgError(
-                f"SMTP login for {endpoint.address} needs both a username and a password"
-            )
         self.endpoint = endpoint
-        self._password = password
+        self._login = login
         self._context = context or tls_context(endpoint.ca_file)
         self._smtp: _Session | None = None
         #: what the last `open()` saw, step by step, failed or not (see SessionRecord)
@@ -516,10 +543,10 @@ class SmtpConnection:
             if not endpoint.uses_implicit_tls:
                 phase = "tls"
                 self._start_tls(smtp)
-            if endpoint.username is not None and self._password is not None:
+            if self._login is not None:
                 phase = "auth"
-                self._log_in(smtp, endpoint.username, self._password)
-        except DeliveryFailure:
+                self._log_in(smtp, self._login)
+        except SmtpcfgError:  # worded already: a DeliveryFailure, a secret Vault refused
             _hang_up(smtp)
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -530,11 +557,12 @@ class SmtpConnection:
             raise unexpected(exc, endpoint.address, phase, self._scrubber(smtp)) from None
         self._smtp = smtp
 
-    def _log_in(self, smtp: _Session, username: str, password: Password) -> None:
-        """AUTH: the one login delivery, test-email and `probe` all use. Timed here as the
-        record's `auth` step; `_Session.auth` records the mechanism that succeeded."""
+    def _log_in(self, smtp: _Session, login: Login) -> None:
+        """AUTH: the one login delivery, test-email and `probe` all use (a password, or
+        XOAUTH2 with a token). Timed here as the record's `auth` step, token fetches
+        included; `_Session.auth` records the mechanism that succeeded."""
         with smtp.record.timed("auth"):
-            smtp.login(username, _reveal(password))
+            smtp.log_in(login)
 
     def _start_tls(self, smtp: _Session) -> None:
         endpoint = self.endpoint
@@ -553,11 +581,11 @@ class SmtpConnection:
                 "no credentials or mail were sent",
                 temporary=False,
             )
-        elif endpoint.username is not None:
+        elif self._login is not None:
             raise DeliveryFailure(
                 "no-starttls",
-                f"{endpoint.address} does not offer STARTTLS: the password of "
-                f"{endpoint.username} is never sent over a plaintext connection, so "
+                f"{endpoint.address} does not offer STARTTLS: the {self._login.credential} "
+                f"of {self._login.username} is never sent over a plaintext connection, so "
                 "nothing was sent",
                 temporary=False,
             )
@@ -613,7 +641,8 @@ class SmtpConnection:
 
     def _scrubber(self, smtp: _Session | None) -> Callable[[str], str]:
         """Removes the credentials `smtp` sent, and the password, from a text."""
-        secrets = [] if self._password is None else [_reveal(self._password)]
+        login = self._login
+        secrets = [login.reveal_password()] if isinstance(login, PasswordLogin) else []
 
         def scrub(text: str) -> str:
             for secret in secrets:
@@ -655,10 +684,6 @@ def _check_size(smtp: smtplib.SMTP, size: int, address: str) -> None:
     limit = smtp.esmtp_features.get("size", "").strip()
     if limit.isdigit() and 0 < int(limit) < size:  # SIZE 0 means "no fixed limit"
         raise SizeLimitExceeded(size, int(limit), address)
-
-
-def _reveal(password: Password) -> str:
-    return password.reveal() if isinstance(password, Revealable) else password()
 
 
 def _hang_up(smtp: smtplib.SMTP | None) -> None:

@@ -24,6 +24,7 @@ STEP_WORDS: dict[Step, tuple[str, str]] = {
     ),
     "no-starttls": ("no STARTTLS", ""),
     "authentication": ("authentication rejected", "check the username, and the password in Vault"),
+    "oauth2-token": ("OAuth2 token request failed", ""),
     "sender-refused": ("sender refused", "the server will not send from this From address"),
     "recipient-refused": ("recipient refused", ""),
     "data-refused": ("message refused", ""),
@@ -31,6 +32,10 @@ STEP_WORDS: dict[Step, tuple[str, str]] = {
     "connection-lost": ("connection lost", ""),
     "protocol": ("unexpected SMTP reply", ""),
 }
+#: The hint for a refused XOAUTH2 login, whose token the server did not take.
+OAUTH2_REFUSED_HINT = (
+    "check that spec.username is the mailbox, and that the application may send as it"
+)
 
 
 def send_test_email(
@@ -74,13 +79,17 @@ def send_test_email(
         result = sender.send(settings, message)
     except DeliveryFailure as failure:
         headline, hint = STEP_WORDS[failure.step]
+        if failure.step == "authentication" and "oauth2" in settings.spec:
+            hint = OAUTH2_REFUSED_HINT
         raise SmtpcfgError(
             f"test email via {endpoint.address} failed: {headline}: {failure}"
             + (f" ({hint})" if hint else "")
         ) from None
     finally:
         sender.close()
-    login = f", logged in as {endpoint.username}" if endpoint.username else ""
+    username = settings.spec.get("username")
+    how = " with OAuth2 (XOAUTH2)" if "oauth2" in settings.spec else ""
+    login = f", logged in as {username}{how}" if username else ""
     return (
         f"Sent a test email to {address} via {endpoint.address}{login}: "
         f"{result.code} {result.reply_text} (Message-ID {result.message_id})"

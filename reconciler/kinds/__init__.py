@@ -13,7 +13,7 @@ from reconciler.kinds.base import Kind
 from reconciler.kinds.email_template import EMAIL_TEMPLATE
 from reconciler.kinds.smtp_settings import SMTP_SETTINGS
 from reconciler.kinds.user import USER
-from reconciler.model import ResourceKey
+from reconciler.model import ResourceKey, VaultReference
 
 #: Every kind in dependency order: a kind may reference only kinds before it. Creates and
 #: updates run in this order, deletes in reverse, so no reference dangles mid-apply.
@@ -23,7 +23,15 @@ _BY_NAME = {kind.name: kind for kind in KINDS}
 _RANK = {kind.name: rank for rank, kind in enumerate(KINDS)}
 _BY_ALIAS = {alias: kind for kind in KINDS for alias in (kind.name.lower(), *kind.aliases)}
 
-__all__ = ["KINDS", "Kind", "by_alias", "by_name", "dependency_order", "references_of"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "by_alias",
+    "by_name",
+    "dependency_order",
+    "references_of",
+    "secrets_of",
+]
 
 
 def by_name(name: str) -> Kind:
@@ -44,3 +52,8 @@ def dependency_order(key: ResourceKey) -> tuple[int, str]:
 def references_of(key: ResourceKey, spec: dict[str, Any]) -> list[tuple[ResourceKey, str]]:
     """What the normalized spec of `key` names: `(target, field)` pairs."""
     return by_name(key.kind).references(spec)
+
+
+def secrets_of(key: ResourceKey, spec: dict[str, Any]) -> dict[str, VaultReference]:
+    """The Vault references of the normalized spec of `key`, by field (`spec.password`)."""
+    return dict(by_name(key.kind).secrets(spec))

@@ -6,9 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.model import ResourceKey
+from reconciler.model import ResourceKey, VaultReference
 
 Spec = dict[str, Any]
+
+
+def no_secrets(spec: Spec) -> list[tuple[str, VaultReference]]:
+    """For kinds that hold no Vault reference."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -17,7 +22,9 @@ class Kind:
 
     `normalize` turns a schema-valid manifest spec into the form that is diffed and
     stored; it is idempotent. `references` lists the `(target, field)` pairs a normalized
-    spec names. `summary` is the one-line description `get` shows.
+    spec names. `summary` is the one-line description `get` shows. `secrets` lists the
+    `(field, reference)` pairs of its Vault references (`spec.password`, ...), which
+    `plan` reads and whose versions `apply` records.
     """
 
     name: str
@@ -26,6 +33,7 @@ class Kind:
     normalize: Callable[[Spec], Spec]
     references: Callable[[Spec], list[tuple[ResourceKey, str]]]
     summary: Callable[[Spec], str]
+    secrets: Callable[[Spec], list[tuple[str, VaultReference]]] = no_secrets
 
 
 def no_references(spec: Spec) -> list[tuple[ResourceKey, str]]:

@@ -19,6 +19,25 @@ _SCHEMA = "manifest.schema.json"
 _FORMAT_MESSAGES = {
     "hostname-or-ip": "{value!r} is not a valid host name or IP address",
     "email": "{value!r} is not a valid email address",
+    "https-url": (
+        "{value!r} is not an https:// URL (with a host, and no user or fragment): the "
+        "token endpoint is given a secret, so it is reached over HTTPS only"
+    ),
+}
+
+_NAME_PATTERN = (
+    "{value!r} is not a valid name: lowercase letters, digits, '-' and '.', starting and "
+    "ending with a letter or digit"
+)
+#: What a field's `pattern` means, by the field's name.
+_PATTERN_MESSAGES = {
+    "name": _NAME_PATTERN,
+    "notifyUser": _NAME_PATTERN,
+    "smtpSettings": _NAME_PATTERN,
+    "tenantId": (
+        "{value!r} is not a tenant: give the directory (tenant) id, a GUID, or a domain "
+        "such as contoso.onmicrosoft.com"
+    ),
 }
 
 
@@ -52,21 +71,19 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
         case "dependentRequired":
             needed, needer = _dependency(expected, value)
             yield (*path, needer), f"{needer!r} is set but {needed!r} is not; set both or neither"
+        case "oneOf" if path[-1:] == ("spec",) and "username" in value:
+            yield _login_problem(path, value)
         case "not" if schema.get("readOnly"):
             yield path, "read-only field set by the store; remove it from the manifest"
+        case "not" if expected == {} and schema.get("description"):
+            yield path, f"{schema['description']}; remove it"
         case "const" if path[-1:] == ("apiVersion",):
             yield path, f"unknown apiVersion {value!r}; expected {expected!r}"
         case "enum" if path[-1:] == ("kind",):
             kinds = ", ".join(expected)
             yield path, f"unknown kind {value!r}; expected one of {kinds}"
-        case "type" if path[-2:] == ("spec", "password"):
-            yield (
-                path,
-                (
-                    "a password is never written in a manifest: reference it in Vault "
-                    "as password: {vault: {path: secret/smtp/NAME, key: password}}"
-                ),
-            )
+        case "type" if path and path[-1] in _SECRET_FIELDS:
+            yield path, _secret_in_clear(str(path[-1]))
         case "type" if isinstance(value, bool) and expected == "string":
             yield (
                 path,
@@ -77,14 +94,8 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
             )
         case "type":
             yield path, f"expected {_type_words(expected)}, got {_type_of(value)}"
-        case "pattern" if path[-1:] in (("name",), ("notifyUser",), ("smtpSettings",)):
-            yield (
-                path,
-                (
-                    f"{value!r} is not a valid name: lowercase letters, digits, '-' and "
-                    "'.', starting and ending with a letter or digit"
-                ),
-            )
+        case "pattern" if path and path[-1] in _PATTERN_MESSAGES:
+            yield path, _PATTERN_MESSAGES[str(path[-1])].format(value=value)
         case "format" if expected == "header-text":
             yield path, str(header_text_problem(value))
         case "format" if expected == "size":
@@ -101,6 +112,30 @@ def _explain(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], st
             yield path, f"port {value} is out of range 1-65535"
         case _:
             yield path, error.message
+
+
+#: Fields that hold a Vault reference to a secret, never the secret.
+_SECRET_FIELDS = ("password", "clientSecret", "serviceAccountKey")
+
+
+def _secret_in_clear(field: str) -> str:
+    what = "a password" if field == "password" else "a secret"
+    return (
+        f"{what} is never written in a manifest: reference it in Vault as "
+        f"{field}: {{vault: {{path: secret/smtp/NAME, key: {field}}}}}"
+    )
+
+
+def _login_problem(
+    path: tuple[str | int, ...], spec: Mapping[str, Any]
+) -> tuple[tuple[str | int, ...], str]:
+    """SmtpSettings' rule: a username logs in with exactly one of password and oauth2."""
+    if "password" in spec:
+        return (*path, "oauth2"), "set exactly one of 'password' and 'oauth2', not both"
+    return (
+        (*path, "username"),
+        "'username' is set but neither 'password' nor 'oauth2' is; a login needs one of them",
+    )
 
 
 def _missing_field(message: str) -> str:

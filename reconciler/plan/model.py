@@ -90,6 +90,22 @@ class Change:
         )
 
 
+#: The field of secrets recorded by plans made before plans named the field.
+PASSWORD_FIELD = "spec.password"  # noqa: S105 - a field name
+
+
+def version_key(field: str) -> str:
+    """The key of a resource's status that records the KV version of the secret in
+    `field`: `spec.password` -> `passwordVersion`, `spec.oauth2.clientSecret` ->
+    `oauth2.clientSecretVersion`."""
+    return f"{field.removeprefix('spec.')}Version"
+
+
+def field_of(item: dict[str, Any]) -> str:
+    """The secret field a plan's `secrets` item is about."""
+    return str(item.get("field", PASSWORD_FIELD))
+
+
 @dataclass
 class Plan:
     """Everything `apply` needs, and everything a reviewer reads."""
@@ -133,13 +149,25 @@ class Plan:
         """The canonical bytes the digest and a signature cover."""
         return canonical_json(self._body())
 
-    def observations(self) -> dict[str, int]:
-        """Password versions to record: those read now that the store has not recorded."""
-        return {
-            item["resource"]: item["version"]
-            for item in self.secrets
-            if item["version"] is not None and item.get("recordedVersion") != item["version"]
-        }
+    def secret_versions(self) -> dict[str, dict[str, int]]:
+        """resource -> its status entries for the KV versions read (see `version_key`)."""
+        versions: dict[str, dict[str, int]] = {}
+        for item in self.secrets:
+            if item["version"] is not None:
+                entry = versions.setdefault(item["resource"], {})
+                entry[version_key(field_of(item))] = item["version"]
+        return versions
+
+    def observations(self) -> list[str]:
+        """Resources with a secret version to record (read now, not recorded by the
+        store), each once, in the plan's order."""
+        return list(
+            dict.fromkeys(
+                item["resource"]
+                for item in self.secrets
+                if item["version"] is not None and item.get("recordedVersion") != item["version"]
+            )
+        )
 
     def _body(self) -> dict[str, Any]:
         if self._json is None:

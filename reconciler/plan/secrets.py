@@ -1,8 +1,9 @@
 """Check every Vault reference of the manifests before anything is applied.
 
-Each distinct reference is read once, concurrently; the values are dropped at once.
-What the plan keeps is the KV version seen, for the audit log and for noticing
-rotations of unpinned references.
+Every secret field a kind declares (`spec.password`, `spec.oauth2.clientSecret`,
+`spec.oauth2.serviceAccountKey`) is checked alike. Each distinct reference is read once,
+concurrently; the values are dropped at once. What the plan keeps is the KV version
+seen, for the audit log and for noticing rotations of unpinned references.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from reconciler.kinds import secrets_of
 from reconciler.manifests.load import Manifests
-from reconciler.model import ManifestProblems, Problem, StoredResource, VaultReference
+from reconciler.model import ManifestProblems, Problem, ResourceKey, StoredResource, VaultReference
+from reconciler.plan.model import version_key
 
 if TYPE_CHECKING:
     from reconciler.vault.resolver import VaultResolver
-
-PASSWORD_FIELD = "spec.password"  # noqa: S105 - a field name
 
 
 def check_secrets(
@@ -26,10 +27,10 @@ def check_secrets(
     concurrency: int,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(secrets seen, notes); raises ManifestProblems naming each unreadable reference."""
-    references = {
-        key: VaultReference.from_spec(resource.spec["password"])
+    references: dict[tuple[ResourceKey, str], VaultReference] = {
+        (key, field): reference
         for key, resource in manifests.resources.items()
-        if "password" in resource.spec
+        for field, reference in secrets_of(key, resource.spec).items()
     }
     if not references:
         return [], []
@@ -40,29 +41,25 @@ def check_secrets(
     problems = []
     secrets = []
     notes = []
-    for key, reference in references.items():
+    for (key, field), reference in references.items():
         result = results[reference]
         if isinstance(result, VaultLookupError):
             problems.append(
-                Problem(
-                    manifests.position_of(key, PASSWORD_FIELD),
-                    str(key),
-                    PASSWORD_FIELD,
-                    str(result),
-                )
+                Problem(manifests.position_of(key, field), str(key), field, str(result))
             )
             continue
         before = stored.get(key)
-        recorded = before.status.get("passwordVersion") if before else None
+        recorded = before.status.get(version_key(field)) if before else None
         secrets.append(
             {
                 "resource": str(key),
+                "field": field,
                 "reference": reference.display(),
                 "version": result.version,
                 "recordedVersion": recorded,
             }
         )
-        if _rotated(before, reference, recorded, result.version):
+        if _rotated(before, field, reference, recorded, result.version):
             notes.append(
                 f"{key}: {reference.display()} was rotated in Vault since the last "
                 f"apply (version {recorded} → {result.version}); the runner already "
@@ -75,6 +72,7 @@ def check_secrets(
 
 def _rotated(
     before: StoredResource | None,
+    field: str,
     reference: VaultReference,
     recorded: int | None,
     current: int | None,
@@ -83,7 +81,7 @@ def _rotated(
     return (
         before is not None
         and reference.version is None
-        and before.spec.get("password") == reference.to_spec()
+        and secrets_of(before.key, before.spec).get(field) == reference
         and recorded is not None
         and recorded != current
     )

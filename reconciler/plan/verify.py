@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.errors import SmtpcfgError
-from reconciler.model import Resource, ResourceKey, StoredResource, VaultReference
+from reconciler.kinds import secrets_of
+from reconciler.model import Resource, ResourceKey, StoredResource
 from reconciler.plan.diff import dangling_references, diff
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Change, Plan, field_of, version_key
 
 
 class PlanMismatchError(SmtpcfgError):
@@ -121,21 +122,20 @@ def _check_secrets(
     outcome: dict[ResourceKey, Resource],
     stored: dict[ResourceKey, StoredResource],
 ) -> None:
-    """Each password version the plan records belongs to a declared reference, and the
+    """Each secret version the plan records belongs to a declared reference, and the
     version it says the store recorded is the store's."""
     for item in secrets:
         kind, _, name = item["resource"].partition("/")
         key = ResourceKey(kind, name)
+        field = field_of(item)
         resource = outcome.get(key)
-        password = resource.spec.get("password") if resource is not None else None
-        if password is None or VaultReference.from_spec(password).display() != item["reference"]:
+        declared = secrets_of(key, resource.spec).get(field) if resource is not None else None
+        if declared is None or declared.display() != item["reference"]:
             raise PlanMismatchError(
-                f"{key}: the plan records a password version for"
+                f"{key}: the plan records a secret version for"
                 f" {item['reference']}, which it does not declare"
             )
         row = stored.get(key)
-        recorded = row.status.get("passwordVersion") if row is not None else None
+        recorded = row.status.get(version_key(field)) if row is not None else None
         if item.get("recordedVersion") != recorded:
-            raise PlanMismatchError(
-                f"{key}: the plan's recorded password version is not the store's"
-            )
+            raise PlanMismatchError(f"{key}: the plan's recorded secret version is not the store's")

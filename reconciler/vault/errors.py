@@ -97,7 +97,7 @@ def transport_errors(settings: VaultSettings) -> Iterator[None]:
     except requests.exceptions.SSLError as exc:
         raise VaultFailure(
             "unreachable",
-            f"TLS connection to Vault at {addr} failed: {_cause(exc)} "
+            f"TLS connection to Vault at {addr} failed: {innermost_reason(exc)} "
             "(set VAULT_CACERT to the CA certificate that signed the server's certificate)",
         ) from exc
     except requests.exceptions.Timeout as exc:
@@ -109,9 +109,11 @@ def transport_errors(settings: VaultSettings) -> Iterator[None]:
             raise VaultFailure(
                 "unreachable",
                 f"VAULT_ADDR is not set, and nothing answers at the default address {addr}: "
-                f"{_cause(exc)} (set VAULT_ADDR to your Vault's address)",
+                f"{innermost_reason(exc)} (set VAULT_ADDR to your Vault's address)",
             ) from exc
-        raise VaultFailure("unreachable", f"cannot reach Vault at {addr}: {_cause(exc)}") from exc
+        raise VaultFailure(
+            "unreachable", f"cannot reach Vault at {addr}: {innermost_reason(exc)}"
+        ) from exc
     except exceptions.VaultDown as exc:
         if "sealed" in str(exc):
             raise VaultFailure("sealed", f"Vault at {addr} is sealed (unseal it first)") from exc
@@ -131,7 +133,7 @@ def errors_of(exc: Exception) -> str:
     return "; ".join(errors) if errors else "no details given"
 
 
-def _cause(exc: BaseException) -> str:
+def innermost_reason(exc: BaseException) -> str:
     """The innermost OS-level reason ("Connection refused"), without urllib3's wrapping."""
     pending: list[BaseException] = [exc]
     seen: set[int] = set()

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.login import PasswordLogin
 from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint
 from tests.delivery.conftest import NO_LOGIN, Delivery
 from tests.delivery.fault_servers import (
@@ -30,7 +31,7 @@ TIMEOUT = 1.0
 
 
 def plain_endpoint(port: int, timeout: float = TIMEOUT) -> SmtpEndpoint:
-    return SmtpEndpoint("127.0.0.1", port, start_tls_only=False, username=None, timeout=timeout)
+    return SmtpEndpoint("127.0.0.1", port, start_tls_only=False, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -118,12 +119,11 @@ def test_the_runner_gives_up_a_flood_in_bounded_time_and_memory(
     assert elapsed < 30  # the whole process, start-up included; unbounded, it never ends
 
 
-def tls_endpoint(port: int, username: str, ca_file: str) -> SmtpEndpoint:
+def tls_endpoint(port: int, ca_file: str) -> SmtpEndpoint:
     return SmtpEndpoint(
         "127.0.0.1",
         port,
         start_tls_only=True,
-        username=username,
         timeout=5.0,
         ca_file=ca_file,
         implicit_tls=True,
@@ -138,7 +138,7 @@ def test_a_non_ascii_login_is_sent_as_utf8(
     echo = AuthEcho(mechanism, username, password)
     with RawServer(echo, tls=smtp_tls_context) as server:
         connection = SmtpConnection(
-            tls_endpoint(server.port, username, smtp_ca_file), lambda: password
+            tls_endpoint(server.port, smtp_ca_file), PasswordLogin(username, lambda: password)
         )
         connection.open()
         connection.close()
@@ -154,7 +154,7 @@ def test_a_refusal_that_echoes_the_login_is_scrubbed_of_it(
     echo = AuthEcho(mechanism, username, "another password")
     with RawServer(echo, tls=smtp_tls_context) as server:
         connection = SmtpConnection(
-            tls_endpoint(server.port, username, smtp_ca_file), lambda: password
+            tls_endpoint(server.port, smtp_ca_file), PasswordLogin(username, lambda: password)
         )
         with pytest.raises(DeliveryFailure) as caught:
             connection.open()

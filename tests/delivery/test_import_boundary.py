@@ -59,6 +59,8 @@ def test_deliver_sends_without_loading_manifest_or_plan_code(
     assert len(smtp_server.messages) == 1
     assert "reconciler.delivery.sender" in modules
     assert forbidden(modules) == []
+    # Password logins never pay for the OAuth2 library.
+    assert [m for m in modules if m.startswith(("authlib", "joserfc"))] == []
     # prometheus_client only with --metrics-addr: the runner stays as light without it.
     assert not [m for m in modules if m.startswith("prometheus_client")]
     assert "reconciler.delivery.metrics" not in modules

@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from reconciler.delivery.failures import DeliveryFailure
+from reconciler.delivery.login import PasswordLogin
 from reconciler.delivery.options import ProbeOptions
 from reconciler.delivery.probe import ProbeResult, probe_one, probe_settings
 from reconciler.delivery.probe_checks import PROBE_STEPS, Observed, assess, largest_attachment
@@ -35,17 +36,19 @@ def probe(
     expiry_days: int = 21,
     **overrides: Any,
 ) -> ProbeResult:
+    username = overrides.pop("username", SERVER_USERNAME)
     fields: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": server.port if server else free_port(),
         "start_tls_only": True,
-        "username": SERVER_USERNAME,
         "timeout": 5.0,
         "ca_file": getattr(server, "ca_file", None),
         **overrides,
     }
     endpoint = SmtpEndpoint(**fields)
-    given = SecretValue(password) if password is not None else vault_error
+    given: PasswordLogin | str | None = vault_error
+    if username is not None and password is not None:
+        given = PasswordLogin(username, SecretValue(password))
     options = ProbeOptions(timeout=5.0, ca_file=endpoint.ca_file, expiry_days=expiry_days)
     return probe_one(KEY, endpoint, max_size, given, options)
 
@@ -407,10 +410,11 @@ def test_a_failure_between_steps_belongs_to_the_first_step_not_done(
 ) -> None:
     record = SessionRecord(seconds=dict.fromkeys(done, 0.001))
     seen = Observed(
-        endpoint=SmtpEndpoint("smtp.example.com", 2525, False, None, implicit_tls=implicit),
+        endpoint=SmtpEndpoint("smtp.example.com", 2525, False, implicit_tls=implicit),
         max_attachment_size=None,
         record=record,
         failure=DeliveryFailure("internal", "unexpected error", temporary=False),
+        username=None,
         password_error=None,
         now=0.0,
         expiry_days=21,

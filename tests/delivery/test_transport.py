@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from reconciler.delivery.failures import DeliveryFailure, classify
+from reconciler.delivery.login import PasswordLogin
 from reconciler.delivery.message import Attachment, build_message
 from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint
 from reconciler.errors import SmtpcfgError
@@ -36,15 +37,14 @@ def endpoint(server: SmtpSink, **overrides: Any) -> SmtpEndpoint:
         "host": "127.0.0.1",
         "port": server.port,
         "start_tls_only": True,
-        "username": SERVER_USERNAME,
         "timeout": 10.0,
         "ca_file": server.ca_file,
     }
     return SmtpEndpoint(**{**fields, **overrides})
 
 
-def password(value: str = SERVER_PASSWORD) -> SecretValue:
-    return SecretValue(value)
+def password(value: str = SERVER_PASSWORD) -> PasswordLogin:
+    return PasswordLogin(SERVER_USERNAME, SecretValue(value))
 
 
 def invoice(number: int = 7, attachment: bytes = PDF) -> EmailMessage:
@@ -76,7 +76,9 @@ def test_starttls_then_login_then_the_message_arrives_whole(smtp_server: SmtpSin
     assert result.refused == {}
     [session] = smtp_server.sessions
     assert [c.verb for c in session.commands if not c.tls] == ["EHLO", "STARTTLS"]
-    assert session.auth == [AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True)]
+    assert session.auth == [
+        AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True, mechanism="PLAIN")
+    ]
     assert (session.mail_from, session.rcpt_to) == (["billing@acme.example"], [TO, CC])
     [received] = smtp_server.messages
     assert received["Message-ID"] == msg["Message-ID"]
@@ -88,13 +90,17 @@ def test_starttls_then_login_then_the_message_arrives_whole(smtp_server: SmtpSin
 
 def test_implicit_tls_encrypts_from_the_first_byte(implicit_tls_server: SmtpSink) -> None:
     settings = endpoint(implicit_tls_server, host="localhost", implicit_tls=True)
-    with SmtpConnection(settings, lambda: SERVER_PASSWORD) as connection:
+    with SmtpConnection(
+        settings, PasswordLogin(SERVER_USERNAME, lambda: SERVER_PASSWORD)
+    ) as connection:
         connection.send(invoice())
 
     [session] = implicit_tls_server.sessions
     assert all(command.tls for command in session.commands)
     assert "STARTTLS" not in session.verbs
-    assert session.auth == [AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True)]
+    assert session.auth == [
+        AuthAttempt(SERVER_USERNAME, succeeded=True, tls=True, mechanism="PLAIN")
+    ]
     assert len(implicit_tls_server.messages) == 1
 
 
@@ -105,7 +111,7 @@ def test_implicit_tls_encrypts_from_the_first_byte(implicit_tls_server: SmtpSink
 def test_port_465_means_implicit_tls_unless_told_otherwise(
     port: int, implicit_tls: bool | None, expected: bool
 ) -> None:
-    settings = SmtpEndpoint("smtp.example.com", port, False, None, implicit_tls=implicit_tls)
+    settings = SmtpEndpoint("smtp.example.com", port, False, implicit_tls=implicit_tls)
 
     assert settings.uses_implicit_tls is expected
 
@@ -146,7 +152,7 @@ def test_credentials_never_cross_plaintext_even_without_start_tls_only(
 def test_without_credentials_or_start_tls_only_plaintext_delivery_is_allowed(
     plain_smtp_server: SmtpSink,
 ) -> None:
-    settings = endpoint(plain_smtp_server, start_tls_only=False, username=None)
+    settings = endpoint(plain_smtp_server, start_tls_only=False)
     with SmtpConnection(settings) as connection:
         assert connection.send(invoice()).code == 250
 
@@ -315,7 +321,7 @@ def test_size_is_checked_against_what_the_server_says_after_starttls(
 ) -> None:
     """Without a login nothing else asks for EHLO after STARTTLS, which advertises SIZE."""
     server = smtp_server_factory(tls=True, size_limit=SIZE_LIMIT)
-    with SmtpConnection(endpoint(server, username=None)) as connection:
+    with SmtpConnection(endpoint(server)) as connection:
         failure = failure_of(lambda: connection.send(invoice(attachment=b"x" * SIZE_LIMIT)))
 
     assert failure.step == "size"
@@ -351,7 +357,7 @@ def test_ensure_open_notices_a_dropped_session_and_reconnects(
     smtp_server_factory: Callable[..., SmtpSink],
 ) -> None:
     first = smtp_server_factory(tls=True)
-    connection = SmtpConnection(endpoint(first, username=None))
+    connection = SmtpConnection(endpoint(first))
     connection.open()
     first.stop()  # drops the idle session
     second = smtp_server_factory(tls=True, port=first.port)
@@ -376,7 +382,7 @@ def test_sending_without_a_connection_fails_temporarily(smtp_server: SmtpSink) -
 
 def test_a_closed_port_is_a_refused_connection() -> None:
     port = free_port()
-    settings = SmtpEndpoint("127.0.0.1", port, True, None)
+    settings = SmtpEndpoint("127.0.0.1", port, True)
 
     failure = failure_of(SmtpConnection(settings).open)
 
@@ -387,7 +393,7 @@ def test_a_closed_port_is_a_refused_connection() -> None:
 def test_a_server_that_never_answers_times_out() -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never greets
         port = silent.getsockname()[1]
-        settings = SmtpEndpoint("127.0.0.1", port, True, None, timeout=0.2)
+        settings = SmtpEndpoint("127.0.0.1", port, True, timeout=0.2)
 
         failure = failure_of(SmtpConnection(settings).open)
 
@@ -409,16 +415,9 @@ def test_dns_failures_are_named_as_such(error: socket.gaierror, temporary: bool)
     assert str(failure) == f"DNS lookup failed for smtp.example.invalid:587: {error.strerror}"
 
 
-def test_a_login_needs_both_username_and_password() -> None:
-    with pytest.raises(SmtpcfgError, match="needs both a username and a password"):
-        SmtpConnection(SmtpEndpoint("smtp.example.com", 587, True, "billing"))
-    with pytest.raises(SmtpcfgError, match="needs both a username and a password"):
-        SmtpConnection(SmtpEndpoint("smtp.example.com", 587, True, None), password())
-
-
 def test_an_unreadable_ca_file_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing.pem"
-    settings = SmtpEndpoint("smtp.example.com", 587, True, None, ca_file=str(missing))
+    settings = SmtpEndpoint("smtp.example.com", 587, True, ca_file=str(missing))
 
     with pytest.raises(SmtpcfgError, match=f"cannot load CA file {missing}"):
         SmtpConnection(settings)

@@ -83,7 +83,10 @@ def test_approle_tokens_of_3_seconds_serve_a_runner_for_20_seconds_without_a_fai
     logged = events(delivery)
     attempts = [e for e in logged if e["event"] == "attempt"]
     assert [e["status"] for e in attempts] == ["sent"] * sent, delivery.runner_log
-    assert openbao.count_reads(f"secret/data/{delivery.vault_path}") - reads == sent
+    # One read a job; a read refused because the token ran out before its renewal (a
+    # loaded machine) is read again once after a fresh login, which the runner logs.
+    refused = [e for e in logged if "after Vault refused the token" in e.get("message", "")]
+    assert openbao.count_reads(f"secret/data/{delivery.vault_path}") - reads == sent + len(refused)
     # 20 s of tokens that live at most 6 s: logins and renewals, seen by Vault and logged.
     logins = openbao.count_requests(f"auth/{mount}/login")
     assert logins >= 4

@@ -183,7 +183,30 @@ def test_the_schemas_formats(name: str, value: str, valid: bool) -> None:
 
 
 def test_the_schemas_name_exactly_these_formats() -> None:
-    assert sorted(FORMATS) == ["email", "header-text", "hostname-or-ip", "size"]
+    assert sorted(FORMATS) == ["email", "header-text", "hostname-or-ip", "https-url", "size"]
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", True),
+        ("https://oauth2.googleapis.com/token", True),
+        ("https://127.0.0.1:8443/token?tenant=a", True),
+        ("https://[::1]:8443/token", True),
+        ("http://login.example.com/token", False),
+        ("HTTPS://login.example.com/token", False),
+        ("https://user:secret@login.example.com/token", False),
+        ("https://login.example.com/token#x", False),
+        ("https://login.example.com:99999/token", False),
+        ("https:///token", False),
+        ("https://login example.com/token", False),
+        ("https://login.example.com/to ken", False),
+        ("https://bad_host!/token", False),
+        ("login.example.com/token", False),
+    ],
+)
+def test_token_urls_are_https_only(value: str, valid: bool) -> None:
+    assert FORMATS["https-url"](value) is valid
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ def test_plan_checks_references_and_records_the_version(
     assert json.loads(result.stdout)["secrets"] == [
         {
             "resource": "SmtpSettings/primary",
+            "field": "spec.password",
             "reference": f"vault {secret_path}#password",
             "version": 1,
             "recordedVersion": None,

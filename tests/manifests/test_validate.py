@@ -86,8 +86,8 @@ BAD_INPUTS = [
     (
         "username-without-password",
         VALID_SETTINGS + "  username: mailer\n",
-        r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but 'password' "
-        r"is not; set both or neither",
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.username: 'username' is set but neither "
+        r"'password' nor 'oauth2' is; a login needs one of them",
     ),
     (
         "password-without-username",
@@ -191,7 +191,94 @@ HEADER_FIELDS = [
         r"m\.yaml:4:8: User/u: spec\.email: contains the line break U\+000A.+",
     ),
 ]
-CASES = BAD_INPUTS + HEADER_FIELDS
+OAUTH2_SETTINGS = (
+    VALID_SETTINGS
+    + """\
+  username: billing@example.com
+  oauth2:
+    provider: microsoft
+    tenantId: contoso.onmicrosoft.com
+    clientId: 3f2c6a1e
+    clientSecret: {vault: {path: secret/smtp/m365, key: clientSecret}}
+"""
+)
+# Each: (case id, manifest text, expected error line). Line 10 is `username`, 11 `oauth2`,
+# 12 `provider`, 13 `tenantId`, 14 `clientId`, 15 `clientSecret`.
+OAUTH2_INPUTS = [
+    (
+        "password-and-oauth2",
+        OAUTH2_SETTINGS + "  password: {vault: {path: secret/smtp, key: password}}\n",
+        r"m\.yaml:11:3: SmtpSettings/primary: spec\.oauth2: set exactly one of 'password' and "
+        r"'oauth2', not both",
+    ),
+    (
+        "oauth2-without-username",
+        OAUTH2_SETTINGS.replace("  username: billing@example.com\n", ""),
+        r"m\.yaml:10:3: SmtpSettings/primary: spec\.oauth2: 'oauth2' is set but 'username' is "
+        r"not; set both or neither",
+    ),
+    (
+        "plaintext-token-url",
+        OAUTH2_SETTINGS + "    tokenUrl: http://login.example.com/token\n",
+        r"m\.yaml:16:5: SmtpSettings/primary: spec\.oauth2\.tokenUrl: "
+        r"'http://login\.example\.com/token' is not an https:// URL \(with a host, and no user "
+        r"or fragment\): the token endpoint is given a secret, so it is reached over HTTPS only",
+    ),
+    (
+        "microsoft-without-tenant",
+        OAUTH2_SETTINGS.replace("    tenantId: contoso.onmicrosoft.com\n", ""),
+        r"m\.yaml:11:3: SmtpSettings/primary: spec\.oauth2\.tenantId: required field is missing",
+    ),
+    (
+        "tenant-with-a-slash",
+        OAUTH2_SETTINGS.replace("contoso.onmicrosoft.com", "contoso/../x"),
+        r"m\.yaml:13:5: SmtpSettings/primary: spec\.oauth2\.tenantId: 'contoso/\.\./x' is not "
+        r"a tenant: give the directory \(tenant\) id, a GUID, or a domain such as "
+        r"contoso\.onmicrosoft\.com",
+    ),
+    (
+        "google-with-a-client-secret",
+        OAUTH2_SETTINGS.replace("provider: microsoft", "provider: google").replace(
+            "    tenantId: contoso.onmicrosoft.com\n", ""
+        )
+        + "    serviceAccountKey: {vault: {path: secret/smtp/google, key: key.json}}\n",
+        r"m\.yaml:14:5: SmtpSettings/primary: spec\.oauth2\.clientSecret: not used with "
+        r"provider google: the service account key signs the token request and names the "
+        r"client; remove it",
+    ),
+    (
+        "google-without-a-key",
+        OAUTH2_SETTINGS.replace("provider: microsoft", "provider: google")
+        .replace("    tenantId: contoso.onmicrosoft.com\n", "")
+        .replace("    clientId: 3f2c6a1e\n", "")
+        .replace("    clientSecret: {vault: {path: secret/smtp/m365, key: clientSecret}}\n", ""),
+        r"m\.yaml:11:3: SmtpSettings/primary: spec\.oauth2\.serviceAccountKey: required field "
+        r"is missing",
+    ),
+    (
+        "generic-without-scope",
+        OAUTH2_SETTINGS.replace("    provider: microsoft\n", "").replace(
+            "    tenantId: contoso.onmicrosoft.com\n", ""
+        )
+        + "    tokenUrl: https://login.example.com/token\n",
+        r"m\.yaml:11:3: SmtpSettings/primary: spec\.oauth2\.scope: required field is missing",
+    ),
+    (
+        "tenant-without-provider",
+        OAUTH2_SETTINGS.replace("    provider: microsoft\n", "")
+        + "    tokenUrl: https://login.example.com/token\n    scope: mail\n",
+        r"m\.yaml:12:5: SmtpSettings/primary: spec\.oauth2\.tenantId: tenantId needs "
+        r"provider: microsoft; without a provider, give tokenUrl; remove it",
+    ),
+    (
+        "a-client-secret-written-in-clear",
+        OAUTH2_SETTINGS.replace("{vault: {path: secret/smtp/m365, key: clientSecret}}", "hunter2"),
+        r"m\.yaml:15:5: SmtpSettings/primary: spec\.oauth2\.clientSecret: a secret is never "
+        r"written in a manifest: reference it in Vault as clientSecret: "
+        r"\{vault: \{path: secret/smtp/NAME, key: clientSecret\}\}",
+    ),
+]
+CASES = BAD_INPUTS + HEADER_FIELDS + OAUTH2_INPUTS
 
 
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -207,6 +294,27 @@ def test_bad_input_gets_one_line_error_and_changes_nothing(
         assert lines[-1].startswith("Error: "), lines
         assert "Traceback" not in result.output
     assert is_empty(store_url)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_oauth2_examples_are_valid(cli: Cli) -> None:
+    result = cli("validate", "-f", REPO / "examples" / "oauth2.yaml")
+
+    assert (result.code, result.stderr) == (0, ""), result.output
+
+
+def test_the_readme_oauth2_manifests_are_valid(cli: Cli, tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## OAuth2 logins")[1].split("\n## ")[0]
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "kind:" in b]
+    (tmp_path / "readme.yaml").write_text("---\n".join(blocks), encoding="utf-8")
+
+    result = cli("validate", "-f", "readme.yaml")
+
+    assert len(blocks) == 2
+    assert (result.code, result.stdout.strip()) == (0, "2 resources valid."), result.output
 
 
 def test_every_problem_is_reported_not_just_the_first(cli: Cli, tmp_path: Path) -> None:

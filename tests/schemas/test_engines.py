@@ -116,7 +116,11 @@ def _mutations(document: Any) -> Iterator[Any]:
 
 
 def _manifest_documents() -> list[Any]:
-    documents = list(yaml.safe_load_all((REPO / "examples" / "smtp.yaml").read_text()))
+    documents = [
+        document
+        for example in ("smtp.yaml", "oauth2.yaml")
+        for document in yaml.safe_load_all((REPO / "examples" / example).read_text())
+    ]
     from bench.plan import settings_document, user_document
 
     documents += [user_document(1), settings_document(2, 3)]

@@ -11,6 +11,9 @@
 - `implicit_tls_server`: TLS from the first byte, AUTH offered but not required.
 - `smtp_server_factory(**options)`: starts a sink with any `SmtpSink` options (`tls=True`
   for the test CA's certificate); all are stopped at teardown.
+- `SmtpSink(xoauth2=check)` offers AUTH XOAUTH2 and accepts a bearer token when
+  `check(username, token)` says so (e.g. `TokenEndpoint.is_live`, tests/support/oauth2.py);
+  a refusal is answered as Gmail does: a 334 with a JSON error, then 535.
 - `smtp_ca` (trustme.CA), `smtp_ca_file` (its PEM path, a client's `ca_file`) and
   `smtp_tls_context` (server side, certificate for "localhost", "127.0.0.1" and "::1",
   as `smtpcfg dev-sink` makes it).
@@ -19,8 +22,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import copy
 import functools
+import json
 import socket
 import ssl
 import threading
@@ -69,9 +75,10 @@ class Command(NamedTuple):
 
 
 class AuthAttempt(NamedTuple):
-    username: str  # the password is checked, never kept
+    username: str  # the password or token is checked, never kept
     succeeded: bool
     tls: bool
+    mechanism: str = ""
 
 
 @dataclass
@@ -111,6 +118,8 @@ class SmtpSink:
         `implicit_tls`, aiosmtpd warns about it, wrongly believing the line plaintext).
     size_limit: advertised as SIZE and enforced on DATA; None means no limit.
     ca_file: the PEM file of the CA that signed `tls`, for clients to trust.
+    xoauth2: offer AUTH XOAUTH2, accepting a token when `xoauth2(username, token)` is true;
+        None (the default) offers no XOAUTH2.
 
     Recorded state is read under a lock and returned as copies, so tests can read it
     while the server thread runs.
@@ -129,6 +138,7 @@ class SmtpSink:
         auth_over_plaintext: bool = False,
         size_limit: int | None = None,
         ca_file: str | None = None,
+        xoauth2: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -137,7 +147,9 @@ class SmtpSink:
         self.size_limit = size_limit
         self.ca_file = ca_file
         self._running = False
-        self._recorder = _Recorder(None if username is None else (username, password or ""))
+        self._recorder = _Recorder(
+            None if username is None else (username, password or ""), xoauth2
+        )
         self._controller = _Controller(
             self._recorder,
             hostname=host,
@@ -152,6 +164,7 @@ class SmtpSink:
             auth_require_tls=not (auth_over_plaintext or implicit_tls),
             data_size_limit=size_limit,
             server_hostname="localhost",
+            auth_exclude_mechanism=[] if xoauth2 else ["XOAUTH2"],
         )
 
     def start(self) -> SmtpSink:
@@ -266,9 +279,14 @@ class _Recorder:
     Its hooks run on the server's event-loop thread, hence the lock.
     """
 
-    def __init__(self, credentials: tuple[str, str] | None) -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None,
+        xoauth2: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.lock = threading.Lock()
         self.credentials = credentials
+        self.xoauth2 = xoauth2
         self.sessions: list[SmtpSession] = []
         self.messages: list[EmailMessage] = []
         self.failures: dict[Stage, list[str]] = {stage: [] for stage in get_args(Stage)}
@@ -298,11 +316,47 @@ class _Recorder:
         given = (username, auth_data.password.decode("utf-8", "replace"))
         succeeded = injected is None and given == self.credentials
         with self.lock:
-            _record(server).auth.append(AuthAttempt(username, succeeded, server.encrypted))
+            _record(server).auth.append(
+                AuthAttempt(username, succeeded, server.encrypted, mechanism)
+            )
         if succeeded:
             return AuthResult(success=True)
         # handled=False: aiosmtpd then sends the 535 (or `message`) itself; with
         # handled=True nothing is sent and the client waits forever.
+        return AuthResult(success=False, handled=False, message=injected)
+
+    async def auth_XOAUTH2(self, server: _RecordingSMTP, args: list[str]) -> AuthResult:
+        """`AUTH XOAUTH2 <base64 of user=…^Aauth=Bearer …^A^A>` (offered only with `xoauth2`)."""
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        assert isinstance(blob, bytes)
+        fields = dict(
+            part.partition("=")[::2] for part in blob.decode("utf-8", "replace").split("\x01")
+        )
+        username, bearer = fields.get("user", ""), fields.get("auth", "")
+        injected = self.injected(server, "auth")
+        succeeded = (
+            injected is None
+            and self.xoauth2 is not None
+            and bearer.startswith("Bearer ")
+            and self.xoauth2(username, bearer.removeprefix("Bearer "))
+        )
+        with self.lock:
+            _record(server).auth.append(
+                AuthAttempt(username, succeeded, server.encrypted, "XOAUTH2")
+            )
+        if succeeded:
+            return AuthResult(success=True)
+        error = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+        await server.challenge_auth(json.dumps(error))  # the client answers with an empty line
         return AuthResult(success=False, handled=False, message=injected)
 
     async def handle_MAIL(
