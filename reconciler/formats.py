@@ -111,3 +111,24 @@ FORMATS: dict[str, Callable[[str], bool]] = {
     "header-text": lambda value: line_break_in(value) is None,
     "https-url": is_https_url,
 }
+
+
+def human_size(size: int) -> str:
+    """`size` bytes in binary units a person reads at a glance: `1.4 MiB`, `64 KiB`, `512 B`.
+
+    One decimal, dropped when it is zero; the inverse of `parse_size` up to rounding.
+    """
+    value, unit = float(size), "B"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    if unit == "B":
+        return f"{size} B"
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text} {unit}"
+
+
+def size_with_bytes(size: int) -> str:
+    """`1.4 MiB (1500000 bytes)`: human units, and the exact figure beside them."""
+    return f"{human_size(size)} ({size} bytes)"

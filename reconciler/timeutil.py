@@ -20,3 +20,9 @@ def utc_in(seconds: float) -> str:
 def format_utc(moment: datetime) -> str:
     """A timezone-aware datetime (as PostgreSQL returns them) in the store's format."""
     return moment.astimezone(UTC).strftime(_FORMAT)
+
+
+def seconds_since(timestamp: str) -> float:
+    """Seconds from a store timestamp until now (negative for one in the future)."""
+    moment = datetime.strptime(timestamp, _FORMAT).replace(tzinfo=UTC)
+    return (datetime.now(UTC) - moment).total_seconds()

@@ -1,24 +1,32 @@
-"""The delivery side's commands: outbox add/list/show, deliver, test-email."""
+"""The delivery side's commands: outbox add/list/show/retry/cancel/resolve/prune,
+deliver, test-email."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.cli.options import (
     Duration,
+    F,
     KeyValue,
+    ListenAddress,
+    PointInTime,
+    actor_option,
     output_format_option,
     smtp_client_options,
     store_option,
     vault_auth_option,
 )
-from reconciler.cli.output import echo_table
+from reconciler.cli.output import echo_csv, echo_table
 from reconciler.delivery.options import SMTP_TIMEOUT, RunnerOptions
-from reconciler.store.jobs import PURPOSES, STATUSES
+from reconciler.errors import SmtpcfgError
+from reconciler.store.jobs import PURPOSES, STATUSES, JobFilter
 from reconciler.store.open import existing_store
 
 
@@ -32,6 +40,9 @@ def outbox() -> None:
           --account A-1001 --invoice INV-2026-0042 --attach INV-2026-0042.pdf
       smtpcfg outbox list --status size-exceeded
       smtpcfg outbox show 42
+      smtpcfg outbox retry --status failed --since 24h
+      smtpcfg outbox cancel 42 --reason "sent twice by the billing run"
+      smtpcfg outbox resolve 42 --note "sent by hand to ap@customer.example"
     """
 
 
@@ -103,24 +114,109 @@ def outbox_add(
     click.echo(job_id)
 
 
+def _job_filter_options(function: F) -> F:
+    """Which jobs: by status, purpose, account, invoice and the time of their last change;
+    the command gets them as one `selection: JobFilter`."""
+
+    @functools.wraps(function)
+    def with_selection(
+        *args: Any,
+        statuses: tuple[str, ...],
+        purposes: tuple[str, ...],
+        account: str | None,
+        invoice: str | None,
+        since: str | None,
+        until: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        selection = JobFilter(statuses, purposes, account, invoice, since, until)
+        return function(*args, selection=selection, **kwargs)
+
+    command: F = with_selection
+    for option in reversed(
+        [
+            click.option(
+                "--status",
+                "statuses",
+                multiple=True,
+                type=click.Choice(STATUSES),
+                help="Only jobs in this status. Repeatable.",
+            ),
+            click.option(
+                "--purpose",
+                "purposes",
+                multiple=True,
+                type=click.Choice(PURPOSES),
+                help="Only jobs of this purpose. Repeatable.",
+            ),
+            click.option("--account", metavar="ID", help="Only jobs of this billing account."),
+            click.option("--invoice", metavar="ID", help="Only jobs of this invoice."),
+            click.option(
+                "--since",
+                type=PointInTime(),
+                metavar="TIME",
+                help="Only jobs last changed at or after TIME: a duration ago (24h, 7d) or "
+                "an ISO 8601 date or time (2026-12-03T09:00:00Z; UTC without a zone).",
+            ),
+            click.option(
+                "--until",
+                type=PointInTime(end_of_day=True),
+                metavar="TIME",
+                help="Only jobs last changed before TIME (as --since; a date alone takes in "
+                "that whole day).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+#: `outbox list -o csv` columns: fields of the job's JSON, lists joined with `;`.
+_CSV_FIELDS = (
+    "id",
+    "purpose",
+    "status",
+    "attempts",
+    "account",
+    "invoice",
+    "invoiceStatus",
+    "to",
+    "cc",
+    "settings",
+    "template",
+    "lastCode",
+    "lastReply",
+    "failure",
+    "messageId",
+    "createdAt",
+    "updatedAt",
+    "finishedAt",
+)
+
+
 @outbox.command("list")
 @store_option
-@click.option("--status", type=click.Choice(STATUSES))
-@click.option("--account", metavar="ID")
-@output_format_option("table", "json")
-def outbox_list(
-    store_url: str, status: str | None, account: str | None, output_format: str
-) -> None:
+@_job_filter_options
+@output_format_option("table", "json", "csv")
+def outbox_list(store_url: str, selection: JobFilter, output_format: str) -> None:
     """List outbox jobs, oldest first.
 
     \b
-    Example:
+    Examples:
       smtpcfg outbox list --account A-1001 -o json
+      smtpcfg outbox list --status failed --purpose invoice --since 24h -o csv
     """
     with existing_store(store_url) as store:
-        jobs = store.jobs(status=status, account=account)
+        jobs = store.jobs(selection)
     if output_format == "json":
         click.echo(json.dumps([job.to_json() for job in jobs], indent=2, ensure_ascii=False))
+        return
+    if output_format == "csv":
+        documents = [job.to_json() for job in jobs]
+        echo_csv(
+            list(_CSV_FIELDS),
+            [[_csv_cell(document.get(name)) for name in _CSV_FIELDS] for document in documents],
+        )
         return
     echo_table(
         [
@@ -149,6 +245,14 @@ def outbox_list(
             for j in jobs
         ],
     )
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    return str(value)
 
 
 @outbox.command("show")
@@ -215,6 +319,106 @@ def outbox_prune(store_url: str, age: float, dry_run: bool) -> None:
     click.echo(pruned.describe(dry_run=dry_run))
 
 
+@outbox.command("retry")
+@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=int)
+@store_option
+@_job_filter_options
+@click.option("--reason", default="", help="Why, for the audit.")
+@actor_option("retries")
+@click.option("--yes", is_flag=True, help="Retry the jobs the filters match without asking.")
+def outbox_retry(
+    job_ids: tuple[int, ...],
+    store_url: str,
+    selection: JobFilter,
+    reason: str,
+    actor: str | None,
+    yes: bool,
+) -> None:
+    """Requeue jobs that were not sent (failed, size-exceeded, cancelled) with a fresh
+    attempt budget; their attempt history is kept.
+
+    Give job ids, or --status with filters: those say how many jobs they match and ask
+    before retrying them (--yes in scripts).
+
+    \b
+    Examples:
+      smtpcfg outbox retry 42 43 --reason "relay fixed"
+      smtpcfg outbox retry --status failed --since 24h --purpose invoice --yes
+    """
+    from reconciler.delivery.outbox_operations import matching_ids
+
+    if job_ids and selection != JobFilter():
+        raise click.UsageError("give job ids or filters (--status ...), not both")
+    if not job_ids:
+        if not selection.statuses:
+            raise click.UsageError("give job ids, or --status failed (with any filters)")
+        ids = matching_ids(store_url, selection)
+        if not ids:
+            click.echo("No job matches; nothing was retried.")
+            return
+        _confirm_many(f"Retry {len(ids)} jobs ({', '.join(map(str, ids))})?", yes)
+        job_ids = tuple(ids)
+    _operate(store_url, "retry", job_ids, reason, actor)
+
+
+def _confirm_many(question: str, yes: bool) -> None:
+    click.echo(question.rstrip("?"), err=True)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SmtpcfgError(
+            "refusing to change several jobs without confirmation: there is no terminal "
+            "to ask on; pass --yes"
+        )
+    if not click.confirm(question, default=False):
+        raise SmtpcfgError("cancelled; nothing was changed")
+
+
+@outbox.command("cancel")
+@click.argument("job_ids", metavar="ID...", nargs=-1, type=int, required=True)
+@store_option
+@click.option("--reason", required=True, help="Why, for the audit.")
+@actor_option("cancels")
+def outbox_cancel(job_ids: tuple[int, ...], store_url: str, reason: str, actor: str | None) -> None:
+    """Cancel queued or retrying jobs: they will not be sent.
+
+    A job a runner has claimed, and may be sending at this moment, is refused (nothing
+    is changed) until that runner has recorded its attempt.
+
+    \b
+    Example:
+      smtpcfg outbox cancel 42 --reason "duplicate of 41"
+    """
+    _operate(store_url, "cancel", job_ids, reason, actor)
+
+
+@outbox.command("resolve")
+@click.argument("job_ids", metavar="ID...", nargs=-1, type=int, required=True)
+@store_option
+@click.option("--note", required=True, help="How it was delivered, for the audit.")
+@actor_option("resolves")
+def outbox_resolve(job_ids: tuple[int, ...], store_url: str, note: str, actor: str | None) -> None:
+    """Record that a size-exceeded or failed job was delivered outside smtpcfg (by hand).
+
+    The job becomes `resolved`; an invoice is listed as delivered.
+
+    \b
+    Example:
+      smtpcfg outbox resolve 42 --note "sent by hand to ap@customer.example"
+    """
+    _operate(store_url, "resolve", job_ids, note, actor)
+
+
+def _operate(
+    store_url: str, operation: str, job_ids: tuple[int, ...], reason: str, actor: str | None
+) -> None:
+    from reconciler.delivery.outbox_operations import operate
+
+    done = operate(store_url, operation, list(job_ids), reason=reason, actor=actor)
+    for line in done.describe():
+        click.echo(line)
+
+
 #: How the runner and test-email connect: both send through the same code.
 _smtp_client_options = smtp_client_options(
     timeout=SMTP_TIMEOUT,
@@ -276,6 +480,22 @@ _smtp_client_options = smtp_client_options(
     help="Also prune the attachment bytes of jobs finished longer ago than this "
     "(as `outbox prune --older-than`), at start and hourly.",
 )
+@click.option(
+    "--metrics-addr",
+    "status_address",
+    type=ListenAddress(),
+    metavar="HOST:PORT",
+    help="Serve Prometheus /metrics, /healthz (the loop turns) and /readyz (the store and "
+    "Vault answer) on this address, e.g. 127.0.0.1:9464.",
+)
+@click.option(
+    "--readiness-interval",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often /readyz's checks ask the store and Vault (with --metrics-addr).",
+)
 def deliver(
     store_url: str,
     vault_auth: str | None,
@@ -290,6 +510,8 @@ def deliver(
     log_format: str,
     runner_id: str | None,
     prune_after: float | None,
+    status_address: tuple[str, int] | None,
+    readiness_interval: float,
 ) -> None:
     """Run the delivery runner: send queued emails with the settings in the store.
 
@@ -299,7 +521,7 @@ def deliver(
     \b
     Examples:
       smtpcfg deliver --once
-      smtpcfg deliver --log-format json
+      smtpcfg deliver --log-format json --metrics-addr 0.0.0.0:9464
     """
     from reconciler.delivery.service import default_runner_id, run_service
 
@@ -320,6 +542,8 @@ def deliver(
         ca_file=ca_file,
         timeout=timeout,
         log_format=log_format,
+        status_address=status_address,
+        readiness_interval=readiness_interval,
     )
     if once and summary.failed:
         sys.exit(1)

@@ -11,6 +11,7 @@ import click
 
 from reconciler.cli.options import (
     F,
+    actor_option,
     manifest_paths,
     manifests_option,
     output_format_option,
@@ -253,11 +254,7 @@ def plan(
 @store_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety threshold.")
-@click.option(
-    "--actor",
-    metavar="NAME",
-    help="Who applies, for the audit log [default: $GITHUB_ACTOR or the OS user].",
-)
+@actor_option("applies")
 @click.option(
     "--approved-by",
     envvar="SMTPCFG_APPROVED_BY",

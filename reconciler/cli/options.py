@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # ParamType is generic from click 8.2 on; 8.1, still supporte
     _DurationType = click.ParamType[float, Any]
     _PointInTimeType = click.ParamType[str, Any]
     _KeyValueType = click.ParamType[tuple[str, str], Any]
+    _ListenAddressType = click.ParamType[tuple[str, int], Any]
 else:
-    _DurationType = _PointInTimeType = _KeyValueType = click.ParamType
+    _DurationType = _PointInTimeType = _KeyValueType = _ListenAddressType = click.ParamType
 STORE_VARIABLE = "SMTPCFG_STORE"
 
 
@@ -242,6 +243,37 @@ def output_format_option(*formats: str) -> Callable[[F], F]:
         default=formats[0],
         show_default=True,
     )
+
+
+def actor_option(what: str) -> Callable[[F], F]:
+    """`--actor NAME`: who does it, for the audit (as `apply` records it)."""
+    return click.option(
+        "--actor",
+        metavar="NAME",
+        help=f"Who {what}, for the audit [default: $GITHUB_ACTOR and similar CI "
+        "variables, else the OS user].",
+    )
+
+
+class ListenAddress(_ListenAddressType):
+    """`HOST:PORT` to listen on: `127.0.0.1:9464`, `0.0.0.0:9464`, `[::1]:9464`."""
+
+    name = "host:port"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+)):(\d{1,5})", str(value))
+        port = int(match.group(3)) if match else -1
+        if match is None or port > 65535:
+            self.fail(
+                f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464)",
+                param,
+                ctx,
+            )
+        return match.group(1) or match.group(2), port
 
 
 def smtp_client_options(

@@ -15,6 +15,7 @@ from reconciler.delivery.message import (
     render_template,
     total_attachment_size,
 )
+from reconciler.delivery.size_alert import SizeProblem
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store
@@ -34,16 +35,11 @@ class Composed:
         return self.settings.spec.get("maxAttachmentSize")
 
     @property
-    def over_limit(self) -> bool:
-        return self.limit is not None and self.attachment_total > self.limit
-
-    @property
-    def over_limit_text(self) -> str:
-        """Why the Max Size rule applies, for the job's record and the alert."""
-        return (
-            f"its attachments total {self.attachment_total} bytes, over the Max Size of "
-            f"{self.limit} bytes of SmtpSettings/{self.settings.key.name}"
-        )
+    def size_problem(self) -> SizeProblem | None:
+        """Why the Max Size rule applies, if it does."""
+        if self.limit is None or self.attachment_total <= self.limit:
+            return None
+        return SizeProblem("max-size", self.attachment_total, self.limit, self.settings.key.name)
 
 
 def compose(job: Job, store: Store) -> Composed:
@@ -78,6 +74,7 @@ def compose(job: Job, store: Store) -> Composed:
         message_id_domain=sender["address"].rpartition("@")[2],
         message_id=job.message_id,
         date=job.message_date,
+        html=render_template(job.body_html, variables) if job.body_html is not None else None,
     )
     return Composed(settings, message, total_attachment_size(attachments))
 

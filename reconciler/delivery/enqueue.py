@@ -35,6 +35,7 @@ def enqueue(
     account: str | None = None,
     invoice: str | None = None,
     attachments: Sequence[Path | StoredAttachment] = (),
+    body_html: str | None = None,
 ) -> int:
     """Queue one email; return its job id.
 
@@ -91,6 +92,7 @@ def enqueue(
             account=account,
             invoice=invoice,
             attachments=[_attachment(item) for item in attachments],
+            body_html=body_html,
         )
     )
 

@@ -32,7 +32,9 @@ def job_report(store_url: str, job_id: int, save_to: Path | None = None) -> JobR
                 "SHA-256 checksums are kept"
             )
         saved = save_attachments(store.attachments(job_id), save_to) if save_to else []
+        operations = store.operations(job_id)
     document = job.to_json()
+    document["operations"] = [operation.to_json() for operation in operations]
     steps = manual_delivery_steps(job)
     if steps:
         document["manualDelivery"] = steps
@@ -48,6 +50,7 @@ def render_job_text(document: dict[str, Any]) -> str:
             "attachments",
             "attachmentsPrunedAt",
             "manualDelivery",
+            "operations",
             "recipients",
         ):
             continue
@@ -74,6 +77,13 @@ def render_job_text(document: dict[str, Any]) -> str:
             f"  #{attempt['attempt']} {attempt['startedAt']} {attempt['runner']}: "
             f"{attempt['outcome']} {attempt['code'] or ''} {attempt['reply'] or ''}".rstrip()
             + message_id
+        )
+    if document["operations"]:
+        lines.append("operations:")
+        lines.extend(
+            f"  {op['at']} {op['operation']} by {op['actor']} ({op['fromStatus']} -> "
+            f"{op['toStatus']}): {op['reason'] or '(no reason given)'}"
+            for op in document["operations"]
         )
     if "manualDelivery" in document:
         lines.append("manual delivery:")

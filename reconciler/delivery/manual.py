@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path, PurePath
 
 from reconciler.errors import SmtpcfgError
+from reconciler.formats import human_size
 from reconciler.store.jobs import Job, StoredAttachment
 
 
@@ -13,19 +14,31 @@ def manual_delivery_steps(job: Job) -> list[str]:
     """What a person does to deliver a job the Max Size rule kept from being sent."""
     if job.status != "size-exceeded":
         return []
+    return delivery_steps(job)
+
+
+def delivery_steps(job: Job, limit: int | None = None) -> list[str]:
+    """The steps to send `job` by hand and record it; `limit` the size each email must
+    stay under, if known. For the Max Size alert and `outbox show`."""
     recipients = ", ".join(job.to)
     if job.cc:
         recipients += f" (cc {', '.join(job.cc)})"
+    under = human_size(limit) if limit is not None else "the size limit"
     steps = [
-        f"Save the attachments: smtpcfg outbox show {job.id} --save-attachments DIR",
-        f"Send them to {recipients} another way (a file share, or several emails each "
-        "under the Max Size).",
+        "Get the attachments. Whoever runs smtpcfg saves them with: "
+        f"smtpcfg outbox show {job.id} --save-attachments DIR",
+        f"Send them to {recipients} another way: a link to a file share, or several "
+        f"emails each under {under}.",
     ]
     if job.invoice:
         steps.append(
             f"Invoice {job.invoice} is already listed as delivered on account "
             f"{job.account}: note there how it was sent."
         )
+    steps.append(
+        "Record that it was sent. Whoever runs smtpcfg runs: "
+        f'smtpcfg outbox resolve {job.id} --note "sent by hand to {", ".join(job.to)}"'
+    )
     return steps
 
 

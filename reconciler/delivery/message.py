@@ -64,10 +64,12 @@ def build_message(
     message_id_domain: str,
     message_id: str | None = None,
     date: str | None = None,
+    html: str | None = None,
 ) -> EmailMessage:
     """The email as it goes on the wire: plain-text body, attachments, Date, Message-ID.
 
     `message_id` and `date` are a job's, fixed at its first attempt; new ones otherwise.
+    `html`, if given, is an HTML alternative of the body (multipart/alternative).
 
     Refuses (SmtpcfgError) a header value with a line break, which could smuggle in extra
     headers such as Bcc, an address that does not parse or is not ASCII, and an email
@@ -86,6 +88,8 @@ def build_message(
         domain=_one_line("Message-ID domain", message_id_domain)
     )
     msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         if not maintype or not subtype:

@@ -20,8 +20,10 @@ from reconciler.delivery.enqueue import enqueue
 from reconciler.delivery.events import EventLog
 from reconciler.delivery.failures import DeliveryFailure, SizeLimitExceeded
 from reconciler.delivery.message import literal
+from reconciler.delivery.observer import Observer
 from reconciler.delivery.options import RunnerOptions
 from reconciler.delivery.sender import Sender
+from reconciler.delivery.size_alert import SizeProblem, size_alert, what_job_is
 from reconciler.errors import SmtpcfgError
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.store.base import Store, StoreError
@@ -96,8 +98,12 @@ class Runner:
         options: RunnerOptions,
         log: EventLog,
         progress: Callable[[RunSummary], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer or Observer()
+        #: The SmtpSettings the job in flight is sent through, once it is known.
+        self._sending_with: str | None = None
         self.sender = sender
         self.options = options
         self.log = log
@@ -119,6 +125,7 @@ class Runner:
         options = self.options
         try:
             while not self.stopping.requested:
+                self.observer.loop_turned()
                 self._prune_if_due()
                 jobs = self.store.claim(
                     options.runner_id, options.batch_size, options.lease_seconds
@@ -138,6 +145,7 @@ class Runner:
                         # may hold it now, and it must not be sent twice.
                         continue
                     summary.counts[self.process(job)] += 1
+                    self.observer.loop_turned()
                     if self.progress:
                         self.progress(summary)
                 self.store.release(options.runner_id)  # what is left of the batch
@@ -173,10 +181,12 @@ class Runner:
         The send is bounded to half the lease (renewed just before), so the claim
         outlives it and no other runner takes the job meanwhile.
         """
-        started = utc_now()
-        outcome = self._attempt(job, time.monotonic() + self.options.lease_seconds / 2)
+        started, clock = utc_now(), time.monotonic()
+        self._sending_with = None
+        outcome = self._attempt(job, clock + self.options.lease_seconds / 2)
         self.store.finish_attempt(job.id, self.options.runner_id, started, outcome)
         self.log.job(job, outcome)
+        self.observer.attempted(job, outcome, self._sending_with, time.monotonic() - clock)
         return outcome.status
 
     def _attempt(self, job: Job, deadline: float) -> Outcome:
@@ -204,8 +214,9 @@ class Runner:
 
     def _send(self, job: Job, deadline: float) -> Outcome:
         composed = compose(job, self.store)
-        if composed.over_limit:
-            return self._size_exceeded(job, composed.settings, composed.over_limit_text)
+        self._sending_with = composed.settings.key.name
+        if composed.size_problem:
+            return self._size_exceeded(job, composed.settings, composed.size_problem)
         message_id = self._fix_identity(job, composed)
         given = job.pending_recipients
         if not given:  # every recipient answered for good already: nothing to send
@@ -237,12 +248,10 @@ class Runner:
         fails with the reason."""
         if job.purpose != "invoice":
             return self._failed(job, str(failure), temporary=False, outcome=failure.step)
-        return self._size_exceeded(
-            job,
-            settings,
-            f"the message is {failure.size} bytes, over the SIZE of {failure.limit} bytes "
-            f"that the server {failure.server} of SmtpSettings/{settings.key.name} accepts",
+        problem = SizeProblem(
+            "server-size", failure.size, failure.limit, settings.key.name, failure.server
         )
+        return self._size_exceeded(job, settings, problem)
 
     def _fix_identity(self, job: Job, composed: Composed) -> str:
         """The job's Message-ID, recorded with its Date before the first attempt sends, so
@@ -307,39 +316,32 @@ class Runner:
             invoice_delivered=job.purpose == "invoice" and set(job.to) <= set(accepted),
         )
 
-    def _size_exceeded(self, job: Job, settings: StoredResource, why: str) -> Outcome:
+    def _size_exceeded(self, job: Job, settings: StoredResource, problem: SizeProblem) -> Outcome:
         """Max Size rule, for the settings' Max Size or the server's SIZE: not sent, Notify
-        User alerted, invoice still listed as delivered. `why` names the size and limit."""
-        what = (
-            f"invoice {job.invoice} of account {job.account}"
-            if job.invoice
-            else (f"outbox job {job.id}")
-        )
+        User alerted (see size_alert.py), invoice still listed as delivered."""
+        what = what_job_is(job)
         reason = (
-            f"{why}; not sent. "
+            f"{problem.reason}; not sent. "
             f"Send {what} by hand: `smtpcfg outbox show {job.id}` lists the attachments"
         )
+        self.observer.size_exceeded(problem.kind)
         notify = settings.spec.get("notifyUser")
         user = self.store.resource(ResourceKey("User", notify)) if notify else None
         if user is None:
             reason += "; no Notify User is configured, so nobody was alerted"
         else:
-            alert = enqueue(
+            alert = size_alert(job, problem)
+            alert_id = enqueue(
                 self.store,
                 purpose="notification",
                 settings=settings.key.name,
                 to=[user.spec["email"]],
                 # Built from ids and file names, which may hold a `$`: not a template.
-                subject=literal(f"Not delivered: {what} is over the size limit"),
-                body=literal(
-                    f"Outbox job {job.id} ({what}) was not emailed: {why}.\n\n"
-                    f"Recipients: {', '.join(job.to)}\n"
-                    f"Attachments: {', '.join(n for n, _ in job.attachment_sizes)}\n\n"
-                    f"The invoice is listed as delivered on the account. Please send it by "
-                    f"hand; `smtpcfg outbox show {job.id}` has the details.\n"
-                ),
+                subject=literal(alert.subject),
+                body=literal(alert.text),
+                body_html=literal(alert.html),
             )
-            reason += f"; Notify User {notify} alerted (outbox job {alert})"
+            reason += f"; Notify User {notify} alerted (outbox job {alert_id})"
         return Outcome(
             status="size-exceeded",
             outcome="size-exceeded",
@@ -357,7 +359,8 @@ class Runner:
         *,
         outcome: str,
     ) -> Outcome:
-        attempt = job.attempts + 1
+        # Attempts made before an `outbox retry` are kept, but the budget starts afresh.
+        attempt = job.attempts + 1 - job.attempts_before_retry
         if temporary and attempt < self.options.max_attempts:
             return Outcome(
                 status="retrying",
@@ -368,7 +371,8 @@ class Runner:
                 retry_at=utc_in(self._backoff(attempt)),
             )
         if temporary:
-            reason = f"gave up after {attempt} attempts: {reason}"
+            since = " since it was retried by hand" if job.attempts_before_retry else ""
+            reason = f"gave up after {attempt} attempts{since}: {reason}"
         return Outcome(status="failed", outcome=outcome, code=code, reply=reply, failure=reason)
 
     def _backoff(self, attempt: int) -> float:

@@ -5,13 +5,123 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from reconciler.errors import SmtpcfgError
+
 Purpose = Literal["invoice", "password-reset", "notification"]
 PURPOSES: tuple[str, ...] = ("invoice", "password-reset", "notification")
 
-JobStatus = Literal["queued", "retrying", "sent", "failed", "size-exceeded"]
-STATUSES: tuple[str, ...] = ("queued", "retrying", "sent", "failed", "size-exceeded")
+JobStatus = Literal[
+    "queued", "retrying", "sent", "failed", "size-exceeded", "cancelled", "resolved"
+]
+STATUSES: tuple[str, ...] = (
+    "queued",
+    "retrying",
+    "sent",
+    "failed",
+    "size-exceeded",
+    "cancelled",
+    "resolved",
+)
 #: Statuses a runner may still pick up.
 PENDING: tuple[str, ...] = ("queued", "retrying")
+
+
+@dataclass(frozen=True)
+class OperationRule:
+    """Which statuses a person's operation applies to, and the status it leaves."""
+
+    applies_to: tuple[str, ...]
+    result: str
+
+
+#: `smtpcfg outbox retry|cancel|resolve`. A retry requeues what was not sent with a fresh
+#: attempt budget; a cancel stops a job before it is sent; a resolve records that a job
+#: was delivered outside smtpcfg (by hand), so its invoice is listed as delivered.
+OPERATIONS: dict[str, OperationRule] = {
+    "retry": OperationRule(("failed", "size-exceeded", "cancelled"), "queued"),
+    "cancel": OperationRule(PENDING, "cancelled"),
+    "resolve": OperationRule(("failed", "size-exceeded"), "resolved"),
+}
+
+
+class OperationRefused(SmtpcfgError):
+    """An operation that does not apply to a job as it is now; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a person asks of the outbox: `name` is a key of OPERATIONS."""
+
+    name: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """One operation as the store recorded it, for `outbox show`."""
+
+    operation: str
+    actor: str
+    at: str
+    reason: str
+    from_status: str
+    to_status: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "operation": self.operation,
+            "actor": self.actor,
+            "at": self.at,
+            "reason": self.reason,
+            "fromStatus": self.from_status,
+            "toStatus": self.to_status,
+        }
+
+
+def check_operable(
+    operation: str, job_id: int, status: str | None, live_claim: str | None = None
+) -> str:
+    """`status`, or OperationRefused unless `operation` may be done to job `job_id` now.
+
+    `status` None: no such job. `live_claim`: the runner holding the job under a lease
+    that has not run out, which may be sending it at this moment: cancelling a job in
+    flight would record a sent message as cancelled. (Only pending jobs are ever
+    claimed, so this stops only a cancel.)
+    """
+    if status is None:
+        raise OperationRefused(f"outbox job {job_id} not found")
+    rule = OPERATIONS[operation]
+    if status not in rule.applies_to:
+        raise OperationRefused(
+            f"outbox job {job_id} is {status}: only {' or '.join(rule.applies_to)} jobs "
+            f"can be {_PAST[operation]}"
+        )
+    if live_claim is not None:
+        raise OperationRefused(
+            f"outbox job {job_id} is claimed by runner {live_claim}, which may be sending "
+            "it now; try again once that runner has recorded the attempt (at most one "
+            "--lease)"
+        )
+    return status
+
+
+_PAST = {"retry": "retried", "cancel": "cancelled", "resolve": "resolved"}
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """`outbox list` and `outbox retry --status`: every field given must match.
+
+    `since` and `until` (store timestamps) bound the job's last change (`updated_at`).
+    """
+
+    statuses: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+    account: str | None = None
+    invoice: str | None = None
+    since: str | None = None
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +146,8 @@ class NewJob:
     account: str | None = None
     invoice: str | None = None
     attachments: list[StoredAttachment] = field(default_factory=list)
+    #: An HTML alternative of `body`, sent as multipart/alternative.
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +208,10 @@ class Job:
     finished_at: str | None
     attachments_pruned_at: str | None = None
     message_date: str | None = None
+    #: Attempts made before the last `outbox retry`: they no longer count against the
+    #: budget of --max-attempts.
+    attempts_before_retry: int = 0
+    body_html: str | None = None
     attachment_sizes: list[tuple[str, int]] = field(default_factory=list)
     #: SHA-256 of each attachment (None for one queued before checksums were kept).
     attachment_sha256: list[str | None] = field(default_factory=list)
@@ -212,6 +328,16 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class QueueStats:
+    """The outbox at a glance: jobs by status, how many are due now, and since when the
+    oldest of them is due (a store timestamp; None when none is)."""
+
+    counts: dict[str, int]
+    due: int
+    oldest_due_at: str | None
+
+
+@dataclass(frozen=True)
 class Pruned:
     """What `prune_attachments` removed (or, in a dry run, would remove)."""
 
@@ -251,7 +377,20 @@ class Outbox(Protocol):
         an older smtpcfg may have a Message-ID and no Date: its Message-ID is kept)."""
         ...
 
-    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]: ...
+    def jobs(self, selection: JobFilter | None = None) -> list[Job]: ...
+
+    def operate(self, job_ids: list[int], operation: Operation) -> list[str]:
+        """Do `operation` to every job, in one transaction: all or none.
+
+        Returns each job's status before. Raises OperationRefused, changing nothing, when
+        a job is not found or not in a status the operation applies to, or (cancel) is
+        claimed by a runner whose lease has not run out: it may be sending it now.
+        """
+        ...
+
+    def operations(self, job_id: int) -> list[OperationRecord]: ...
+
+    def queue_stats(self) -> QueueStats: ...
 
     def job(self, job_id: int) -> Job | None: ...
 

@@ -13,16 +13,29 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.store.faults import GuardedMethods
 from reconciler.store.jobs import (
+    OPERATIONS,
     PENDING,
     Attempt,
     Job,
+    JobFilter,
     NewJob,
+    Operation,
+    OperationRecord,
     Outcome,
     Pruned,
+    QueueStats,
     RecipientReply,
     StoredAttachment,
+    check_operable,
 )
-from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
+from reconciler.store.rows import (
+    JOB_COLUMNS,
+    OPERATION_UPDATES,
+    RETRY_RECIPIENTS,
+    attachment_rows,
+    job_filter_sql,
+    job_from_row,
+)
 from reconciler.timeutil import format_utc
 
 if TYPE_CHECKING:
@@ -43,8 +56,8 @@ class PostgresOutbox(GuardedMethods):
             row = self._db.execute(
                 "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
                 " subject, body, variables, account, invoice, status, next_attempt_at,"
-                " created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now())"
+                " created_at, updated_at, body_html)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), now(), now(), %s)"
                 " RETURNING id",
                 (
                     job.purpose,
@@ -56,6 +69,7 @@ class PostgresOutbox(GuardedMethods):
                     Jsonb(job.variables),
                     job.account,
                     job.invoice,
+                    job.body_html,
                 ),
             ).fetchone()
             assert row is not None
@@ -196,14 +210,70 @@ class PostgresOutbox(GuardedMethods):
                 )
         return Pruned(*row)
 
-    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
+    def jobs(self, selection: JobFilter | None = None) -> list[Job]:
+        where, values = job_filter_sql(selection or JobFilter(), _parameter)
         rows = self._db.execute(
-            f"SELECT {JOB_COLUMNS} FROM outbox_jobs"
-            " WHERE (%(status)s::text IS NULL OR status = %(status)s)"
-            " AND (%(account)s::text IS NULL OR account = %(account)s) ORDER BY id",
-            {"status": status, "account": account},
+            f"SELECT {JOB_COLUMNS} FROM outbox_jobs{where} ORDER BY id", values
         ).fetchall()
         return list(self._with_details(rows))
+
+    def operate(self, job_ids: list[int], operation: Operation) -> list[str]:
+        ids = list(dict.fromkeys(job_ids))
+        rule = OPERATIONS[operation.name]
+        with self._db.transaction():
+            # FOR UPDATE: a runner's claim (SKIP LOCKED) passes these jobs by meanwhile.
+            found = {
+                job_id: (status, runner if live else None)
+                for job_id, status, runner, live in self._db.execute(
+                    "SELECT id, status, claimed_by, claimed_until >= now() FROM outbox_jobs"
+                    " WHERE id = ANY(%s) FOR UPDATE",
+                    (ids,),
+                )
+            }
+            before: list[str] = []
+            for job_id in ids:
+                status, live = found.get(job_id, (None, None))
+                before.append(check_operable(operation.name, job_id, status, live))
+            updates = OPERATION_UPDATES[operation.name].format(now="now()")
+            self._db.execute(
+                f"UPDATE outbox_jobs SET status = %s, updated_at = now(), {updates}"
+                " WHERE id = ANY(%s)",
+                (rule.result, ids),
+            )
+            if operation.name == "retry":
+                self._db.execute(f"{RETRY_RECIPIENTS} AND job_id = ANY(%s)", (ids,))
+            self._db.cursor().executemany(
+                "INSERT INTO outbox_operations (job_id, operation, actor, at, reason,"
+                " from_status, to_status) VALUES (%s, %s, %s, now(), %s, %s, %s)",
+                [
+                    (job_id, operation.name, operation.actor, operation.reason, status, rule.result)
+                    for job_id, status in zip(ids, before, strict=True)
+                ],
+            )
+        return before
+
+    def queue_stats(self) -> QueueStats:
+        counts: dict[str, int] = dict(
+            self._db.execute("SELECT status, COUNT(*) FROM outbox_jobs GROUP BY status").fetchall()
+        )
+        row = self._db.execute(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox_jobs"
+            " WHERE status = ANY(%s) AND next_attempt_at <= now()",
+            (list(PENDING),),
+        ).fetchone()
+        assert row is not None
+        return QueueStats(counts, row[0], format_utc(row[1]) if row[1] is not None else None)
+
+    def operations(self, job_id: int) -> list[OperationRecord]:
+        rows = self._db.execute(
+            "SELECT operation, actor, at, reason, from_status, to_status FROM"
+            " outbox_operations WHERE job_id = %s ORDER BY id",
+            (job_id,),
+        ).fetchall()
+        return [
+            OperationRecord(name, actor, format_utc(at), reason, old, new)
+            for name, actor, at, reason, old, new in rows
+        ]
 
     def job(self, job_id: int) -> Job | None:
         rows = self._db.execute(
@@ -244,3 +314,8 @@ class PostgresOutbox(GuardedMethods):
             job.history = history.get(job.id, [])
             job.replies = replies.get(job.id, {})
             yield job
+
+
+def _parameter(name: str) -> str:
+    """A named psycopg parameter; times (`..._at`) cast to timestamptz."""
+    return f"%({name})s::timestamptz" if name.endswith("_at") else f"%({name})s"

@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.model import ResourceKey, StoredResource
 from reconciler.provenance import ApplyContext
 from reconciler.store.base import AuditEntry, Write
-from reconciler.store.jobs import Job, StoredAttachment
+from reconciler.store.jobs import Job, JobFilter, StoredAttachment
 
 #: Column order of every resource SELECT and INSERT.
 RESOURCE_COLUMNS = (
@@ -145,7 +145,7 @@ JOB_COLUMNS = (
     "id, purpose, recipients, settings_name, template_name, subject, body, variables, account,"
     " invoice, status, invoice_status, attempts, next_attempt_at, claimed_by, claimed_until,"
     " message_id, last_code, last_reply, failure, created_at, updated_at, finished_at,"
-    " attachments_pruned_at, message_date"
+    " attachments_pruned_at, message_date, attempts_before_retry, body_html"
 )
 _JOB_TIMES = (13, 15, 20, 21, 22, 23)
 
@@ -182,6 +182,8 @@ def job_from_row(
         finished_at,
         attachments_pruned_at,
         message_date,
+        attempts_before_retry,
+        body_html,
     ) = values
     addresses = decode(recipients)
     return Job(
@@ -211,7 +213,54 @@ def job_from_row(
         finished_at=finished_at,
         attachments_pruned_at=attachments_pruned_at,
         message_date=message_date,
+        attempts_before_retry=attempts_before_retry,
+        body_html=body_html,
     )
+
+
+def job_filter_sql(selection: JobFilter, param: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (empty, or starting with ` WHERE`) and its named values.
+
+    `param(name)` is how the backend writes a named parameter of that name, a time
+    parameter's name ending in `_at`.
+    """
+    values: dict[str, Any] = {}
+    clauses: list[str] = []
+
+    def one_of(column: str, name: str, options: tuple[str, ...]) -> None:
+        if options:
+            names = [f"{name}{i}" for i in range(len(options))]
+            values.update(zip(names, options, strict=True))
+            clauses.append(f"{column} IN ({', '.join(param(n) for n in names)})")
+
+    one_of("status", "status", selection.statuses)
+    one_of("purpose", "purpose", selection.purposes)
+    for column, value in (("account", selection.account), ("invoice", selection.invoice)):
+        if value is not None:
+            values[column] = value
+            clauses.append(f"{column} = {param(column)}")
+    for name, operator, value in (
+        ("since_at", ">=", selection.since),
+        ("until_at", "<", selection.until),
+    ):
+        if value is not None:
+            values[name] = value
+            clauses.append(f"updated_at {operator} {param(name)}")
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), values
+
+
+#: What each operation writes to the job, besides its status and updated_at; `{now}` is
+#: how the backend writes the time of the operation. A retry makes the job due now with
+#: a fresh attempt budget, and gives recipients that refused it another try (those that
+#: accepted it, never); a resolve lists an invoice as delivered.
+OPERATION_UPDATES = {
+    "retry": "next_attempt_at = {now}, finished_at = NULL, invoice_status = NULL,"
+    " attempts_before_retry = attempts, claimed_by = NULL, claimed_until = NULL",
+    "cancel": "finished_at = {now}, claimed_by = NULL, claimed_until = NULL",
+    "resolve": "invoice_status = CASE WHEN purpose = 'invoice' THEN 'delivered'"
+    " ELSE invoice_status END",
+}
+RETRY_RECIPIENTS = "UPDATE outbox_recipients SET status = 'deferred' WHERE status = 'refused'"
 
 
 def attachment_rows(job_id: int, attachments: list[StoredAttachment]) -> list[tuple[Any, ...]]:

@@ -11,16 +11,29 @@ from typing import Any
 
 from reconciler.store.faults import GuardedMethods
 from reconciler.store.jobs import (
+    OPERATIONS,
     PENDING,
     Attempt,
     Job,
+    JobFilter,
     NewJob,
+    Operation,
+    OperationRecord,
     Outcome,
     Pruned,
+    QueueStats,
     RecipientReply,
     StoredAttachment,
+    check_operable,
 )
-from reconciler.store.rows import JOB_COLUMNS, attachment_rows, job_from_row
+from reconciler.store.rows import (
+    JOB_COLUMNS,
+    OPERATION_UPDATES,
+    RETRY_RECIPIENTS,
+    attachment_rows,
+    job_filter_sql,
+    job_from_row,
+)
 from reconciler.timeutil import utc_in, utc_now
 
 
@@ -37,7 +50,8 @@ class SqliteOutbox(GuardedMethods):
             cursor = self._db.execute(
                 "INSERT INTO outbox_jobs (purpose, settings_name, template_name, recipients,"
                 " subject, body, variables, account, invoice, status, next_attempt_at,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                " created_at, updated_at, body_html)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                 (
                     job.purpose,
                     job.settings,
@@ -51,6 +65,7 @@ class SqliteOutbox(GuardedMethods):
                     now,
                     now,
                     now,
+                    job.body_html,
                 ),
             )
             job_id = int(cursor.lastrowid or 0)
@@ -196,19 +211,68 @@ class SqliteOutbox(GuardedMethods):
             )
         return pruned
 
-    def jobs(self, status: str | None = None, account: str | None = None) -> list[Job]:
-        clauses, values = [], []
-        if status:
-            clauses.append("status = ?")
-            values.append(status)
-        if account:
-            clauses.append("account = ?")
-            values.append(account)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    def jobs(self, selection: JobFilter | None = None) -> list[Job]:
+        where, values = job_filter_sql(selection or JobFilter(), lambda name: f":{name}")
         rows = self._db.execute(
             f"SELECT {JOB_COLUMNS} FROM outbox_jobs{where} ORDER BY id", values
         ).fetchall()
         return list(self._with_details(rows))
+
+    def operate(self, job_ids: list[int], operation: Operation) -> list[str]:
+        now = utc_now()
+        ids = list(dict.fromkeys(job_ids))
+        rule = OPERATIONS[operation.name]
+        with self._write_transaction():
+            before: list[str] = []
+            for job_id in ids:
+                row = self._db.execute(
+                    "SELECT status, claimed_by, claimed_until FROM outbox_jobs WHERE id = ?",
+                    (job_id,),
+                ).fetchone()
+                status, runner, until = row or (None, None, None)
+                live = runner if runner is not None and until is not None and until >= now else None
+                before.append(check_operable(operation.name, job_id, status, live))
+            updates = OPERATION_UPDATES[operation.name].format(now=":now")
+            for job_id, status in zip(ids, before, strict=True):
+                values = {"id": job_id, "now": now, "status": rule.result}
+                self._db.execute(
+                    f"UPDATE outbox_jobs SET status = :status, updated_at = :now, {updates}"
+                    " WHERE id = :id",
+                    values,
+                )
+                if operation.name == "retry":
+                    self._db.execute(f"{RETRY_RECIPIENTS} AND job_id = :id", values)
+                self._db.execute(
+                    "INSERT INTO outbox_operations (job_id, operation, actor, at, reason,"
+                    " from_status, to_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        operation.name,
+                        operation.actor,
+                        now,
+                        operation.reason,
+                        status,
+                        rule.result,
+                    ),
+                )
+        return before
+
+    def queue_stats(self) -> QueueStats:
+        counts = dict(self._db.execute("SELECT status, COUNT(*) FROM outbox_jobs GROUP BY status"))
+        due, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox_jobs"
+            " WHERE status IN (?, ?) AND next_attempt_at <= ?",
+            (*PENDING, utc_now()),
+        ).fetchone()
+        return QueueStats(counts, due, oldest)
+
+    def operations(self, job_id: int) -> list[OperationRecord]:
+        rows = self._db.execute(
+            "SELECT operation, actor, at, reason, from_status, to_status FROM"
+            " outbox_operations WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+        return [OperationRecord(*row) for row in rows]
 
     def job(self, job_id: int) -> Job | None:
         rows = self._db.execute(

@@ -127,7 +127,9 @@ def test_the_alert_carries_dollar_signs_in_names_as_they_are(
     assert delivery.show(over)["status"] == "size-exceeded"
     [alert] = smtp_server.messages
     assert "INV-$9" in alert["Subject"]
-    assert "$price.pdf, a$.pdf" in alert.get_content()
+    text = alert.get_body(("plain",)).get_content()
+    assert "$price.pdf: 5.9 KiB (6000 bytes)" in text
+    assert "a$.pdf: 5.9 KiB (6000 bytes)" in text
 
 
 @manifests(settings_spec={"maxAttachmentSize": "10KiB"})
@@ -152,7 +154,7 @@ def test_attachments_over_max_size_together_are_not_sent_and_the_notify_user_is_
     assert received["jane@customer.example"]["Subject"] == "Invoice INV-10 for account A-1001"
     alert = received[NOTIFY_ADDRESS]
     assert alert["From"].addresses[0].addr_spec == "billing@acme.example"
-    text = f"{alert['Subject']}\n{alert.get_content()}"
+    text = f"{alert['Subject']}\n{alert.get_body(('plain',)).get_content()}"
     for fact in ("A-1001", "INV-9", "12288 bytes", "10240 bytes"):
         assert fact in text
     shown = delivery.show(over)
@@ -186,7 +188,7 @@ def test_an_invoice_over_the_servers_size_is_handled_like_max_size(
     # Only the alert went out, naming the server's limit; the invoice was never attempted.
     [alert] = smtp_server.messages
     assert alert["To"].addresses[0].addr_spec == NOTIFY_ADDRESS
-    text = f"{alert['Subject']}\n{alert.get_content()}"
+    text = f"{alert['Subject']}\n{alert.get_body(('plain',)).get_content()}"
     for fact in ("A-1001", "INV-8", f"{SIZE_LIMIT} bytes", f"127.0.0.1:{smtp_server.port}"):
         assert fact in text
 

@@ -61,3 +61,6 @@ def test_deliver_sends_without_loading_manifest_or_plan_code(
     assert forbidden(modules) == []
     # Password logins never pay for the OAuth2 library.
     assert [m for m in modules if m.startswith(("authlib", "joserfc"))] == []
+    # prometheus_client only with --metrics-addr: the runner stays as light without it.
+    assert not [m for m in modules if m.startswith("prometheus_client")]
+    assert "reconciler.delivery.metrics" not in modules

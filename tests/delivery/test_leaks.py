@@ -90,8 +90,11 @@ def test_the_password_is_in_no_output_log_or_store(
     for args in (
         ["list"],
         ["list", "-o", "json"],
+        ["list", "-o", "csv"],
         ["show", str(first)],
+        ["retry", str(failing), "--reason", "password rotated"],
         ["show", str(failing), "-o", "json"],
+        ["show", str(failing)],
     ):
         assert run("outbox", *args).code == 0
 
@@ -99,7 +102,7 @@ def test_the_password_is_in_no_output_log_or_store(
     assert len(accepting.messages) == 3
     assert len(rejecting.sessions) == 2  # the runner's, and test-email's
     assert all(s.auth and not any(a.succeeded for a in s.auth) for s in rejecting.sessions)
-    assert "authentication rejected" in results[-5].stderr
+    assert "authentication rejected" in results[-8].stderr
     output = "".join(r.stdout + r.stderr for r in results).encode()
     stored = store_contents(store_url, tmp_path)
     for form in forms_of(secret):

@@ -12,7 +12,7 @@ from reconciler.delivery.events import EventLog
 from reconciler.delivery.options import RunnerOptions
 from reconciler.delivery.runner import Runner, RunSummary
 from reconciler.delivery.sender import Sender
-from reconciler.store.jobs import Job
+from reconciler.store.jobs import Job, JobFilter
 from reconciler.store.open import open_store
 from tests.delivery.conftest import Delivery
 from tests.support.smtp import SmtpSink
@@ -61,5 +61,5 @@ def test_jobs_of_a_batch_whose_claim_passed_to_another_runner_are_left_to_it(
     # A renews each claim before sending: it found these gone and left them to B.
     assert [m["Subject"] for m in server.messages] == ["Notice 0"]
     assert summary.counts == {"sent": 1}
-    assert [job.claimed_by for job in store.jobs(status="queued")] == ["B"] * 4
+    assert [job.claimed_by for job in store.jobs(JobFilter(statuses=("queued",)))] == ["B"] * 4
     store.close()

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.formats import FORMATS, is_email, is_hostname, is_ip_address, is_size, parse_size
+from reconciler.formats import (
+    FORMATS,
+    human_size,
+    is_email,
+    is_hostname,
+    is_ip_address,
+    is_size,
+    parse_size,
+    size_with_bytes,
+)
 
 LABEL_63 = "a" * 63
 #: 63 + 1 + 63 + 1 + 63 + 1 + 61 characters: the longest name allowed.
@@ -198,3 +207,22 @@ def test_the_schemas_name_exactly_these_formats() -> None:
 )
 def test_token_urls_are_https_only(value: str, valid: bool) -> None:
     assert FORMATS["https-url"](value) is valid
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1 KiB"),
+        (12288, "12 KiB"),
+        (1_500_000, "1.4 MiB"),
+        (1_048_576, "1 MiB"),
+        (3 * 30 * 1024**2, "90 MiB"),
+        (5 * 1024**3 // 2, "2.5 GiB"),
+        (3 * 1024**4, "3 TiB"),
+    ],
+)
+def test_sizes_in_units_a_person_reads(size: int, shown: str) -> None:
+    assert human_size(size) == shown
+    assert size_with_bytes(size) == f"{shown} ({size} bytes)"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.delivery.enqueue import enqueue
+from reconciler.store.jobs import JobFilter
 from reconciler.store.open import open_store
 from tests.support.cli import Cli, clean_environment
 from tests.support.manifests import settings, write_manifests
@@ -104,7 +105,7 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def _sent(url: str) -> int:
     store = open_store(url, create=False)
     try:
-        return len(store.jobs(status="sent"))
+        return len(store.jobs(JobFilter(statuses=("sent",))))
     finally:
         store.close()
 

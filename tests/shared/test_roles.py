@@ -28,6 +28,9 @@ GRANT SELECT ON {schema}.schema_migrations, {schema}.store_info, {schema}.resour
 GRANT SELECT, INSERT, UPDATE ON {schema}.outbox_jobs, {schema}.outbox_attachments,
       {schema}.outbox_attempts, {schema}.outbox_recipients TO {role};
 GRANT USAGE ON SEQUENCE {schema}.outbox_jobs_id_seq TO {role};
+-- outbox retry, cancel and resolve, by whoever operates the runners
+GRANT SELECT, INSERT ON {schema}.outbox_operations TO {role};
+GRANT USAGE ON SEQUENCE {schema}.outbox_operations_id_seq TO {role};
 """
 
 
@@ -86,6 +89,9 @@ def test_owner_migrates_ci_applies_runner_delivers(roles: dict, tmp_path: Path) 
     )
     assert queued.code == 0, queued.output
     assert runner("outbox", "list").code == 0
+    cancelled = runner("outbox", "cancel", queued.stdout.strip(), "--reason", "test")
+    assert cancelled.code == 0, cancelled.output
+    assert runner("outbox", "show", queued.stdout.strip()).code == 0
     # And no more than that: a runner cannot change what was applied.
     write_manifests(tmp_path / "m.yaml", [user("ops"), settings("relay", port=2626)])
     refused = runner("apply", "-f", "m.yaml", "--auto-approve")
