@@ -66,7 +66,9 @@ class ManifestProblems(SmtpcfgError):
     """Raised once, after every file was read, carrying every problem found."""
 
     def __init__(self, problems: list[Problem], where: str = "in the manifests") -> None:
-        self.problems = sorted(set(problems), key=_reading_order)
+        # Duplicates dropped in the order found (a set's order changes with the hash seed),
+        # then sorted stably: problems at one place keep the order they were found in.
+        self.problems = sorted(dict.fromkeys(problems), key=_reading_order)
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} {where}")
 

@@ -85,3 +85,22 @@ def test_json_of_a_valid_set_counts_its_resources(bare_cli: Cli, tmp_path: Path)
     result = bare_cli("validate", "-f", "m", "-o", "json")
     assert result.code == 0
     assert json.loads(result.stdout) == {"valid": True, "resources": 3, "problems": []}
+
+
+def test_problems_come_in_the_same_order_whatever_the_hash_seed(
+    bare_cli: Cli, tmp_path: Path
+) -> None:
+    """Several problems at one place (three missing fields) keep the order they were
+    found in; a bot diffing `validate -o json` sees no change between runs."""
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: smtpcfg/v1\nkind: SmtpSettings\nmetadata: {name: x}\nspec: {}\n",
+        encoding="utf-8",
+    )
+    runs = [
+        bare_cli.subprocess("validate", "bad.yaml", "-o", "json", env={"PYTHONHASHSEED": seed})
+        for seed in ("1", "2", "3", "4")
+    ]
+    assert [run.code for run in runs] == [1] * 4
+    fields = [problem["field"] for problem in json.loads(runs[0].stdout)["problems"]]
+    assert fields == ["spec.host", "spec.port", "spec.from"]
+    assert {run.stdout for run in runs} == {runs[0].stdout}
