@@ -74,7 +74,12 @@ class DevSink:
     """
 
     def __init__(
-        self, host: str, port: int, ca_file: Path, on_message: Callable[[Received], None]
+        self,
+        host: str,
+        port: int,
+        ca_file: Path,
+        on_message: Callable[[Received], None],
+        on_problem: Callable[[str], None],
     ) -> None:
         import trustme
         from aiosmtpd.controller import Controller
@@ -84,7 +89,7 @@ class DevSink:
         ca = trustme.CA()
         ca_file.parent.mkdir(parents=True, exist_ok=True)
         ca.cert_pem.write_to_path(str(ca_file))
-        self._handler = _Handler(on_message)
+        self._handler = _Handler(on_message, on_problem, ca_file)
         # aiosmtpd logs a deprecation of its own at every login.
         logging.getLogger("mail.log").setLevel(logging.ERROR)
         self._controller = Controller(
@@ -118,10 +123,29 @@ class DevSink:
 class _Handler:
     """aiosmtpd's handler: any login is accepted (its name kept, never its password)."""
 
-    def __init__(self, on_message: Callable[[Received], None]) -> None:
+    def __init__(
+        self, on_message: Callable[[Received], None], on_problem: Callable[[str], None], ca: Path
+    ) -> None:
         self.on_message = on_message
+        self.on_problem = on_problem
+        self.ca = ca
         self.lock = threading.Lock()
         self.count = 0
+
+    async def handle_exception(self, error: Exception) -> str:
+        """One line for a session that failed, instead of aiosmtpd's traceback: most
+        often a client that was not given the CA file and so refused the certificate."""
+        from aiosmtpd.smtp import TLSSetupException
+
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__ or error
+            self.on_problem(
+                f"dev-sink: a client's TLS handshake failed ({cause}); "
+                f"give the client the CA file: --ca-file {self.ca.resolve()}"
+            )
+        else:
+            self.on_problem(f"dev-sink: a session failed: {type(error).__name__}: {error}")
+        return "421 4.3.0 dev-sink: the session failed, see the dev-sink's output"
 
     def authenticate(
         self,

@@ -73,7 +73,8 @@ def dev_sink(host: str, port: int, ca_file: Path | None, save_dir: Path | None) 
             "Ctrl-C stops it."
         )
 
-    count = serve(DevSink(host, port, ca_file, received), ready)
+    sink = DevSink(host, port, ca_file, received, lambda text: click.echo(text, err=True))
+    count = serve(sink, ready)
     click.echo(f"dev-sink: stopped; {count} message{'s' if count != 1 else ''} received.")
 
 

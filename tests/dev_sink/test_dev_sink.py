@@ -200,3 +200,23 @@ def test_a_message_is_described_with_its_parts() -> None:
         "[attachment (no name), application/octet-stream, 10 bytes]",
         "=== end of message 3",
     ]
+
+
+def test_a_client_without_the_ca_file_gets_one_line_not_a_traceback(
+    cli: Cli, openbao: OpenBao, tmp_path: Path, start_sink: type[SinkProcess]
+) -> None:
+    sink = start_sink()
+    banner = sink.wait_for("Ctrl-C stops it.")
+    match = re.search(r"^CA file: (.+)$", banner, re.MULTILINE)
+    assert match, banner
+    delivery = Delivery(cli, openbao, match.group(1), tmp_path)
+    delivery.apply(_Port(sink.port))
+
+    refused = delivery.run("test-email", "primary", "--user", "jane")  # no --ca-file
+
+    assert refused.code == 1
+    assert "certificate not trusted" in refused.stderr
+    printed = sink.wait_for("dev-sink: a client's TLS handshake failed")
+    assert f"give the client the CA file: --ca-file {match.group(1)}" in printed
+    code, printed = sink.stop(signal.SIGTERM)
+    assert code == 0 and "Traceback" not in printed
