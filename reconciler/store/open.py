@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.store.base import Store, StoreError
 
 DEFAULT_STORE_URL = "sqlite:///smtpcfg.db"
-INIT_HINT = "create it with `smtpcfg init --store URL`"
+INIT_HINT = "create it with `smtpcfg init` (given the same --store or SMTPCFG_STORE)"
 
 
 def open_store(url: str, *, create: bool) -> Store:

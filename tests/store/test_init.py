@@ -77,7 +77,10 @@ def test_every_command_refuses_a_missing_store(
     for command in commands:
         result = bare_cli(*command, "--store", new_store_url)
         assert result.code == 1, (command, result.output)
-        assert where in result.stderr and "smtpcfg init" in result.stderr, (command, result)
+        assert where in result.stderr, (command, result)
+        assert "create it with `smtpcfg init` (given the same --store or SMTPCFG_STORE)" in (
+            result.stderr
+        ), (command, result)
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "stores").exists()
     if backend(new_store_url) == "postgresql":
