@@ -23,7 +23,8 @@ from reconciler.delivery.login import Login, OAuth2Login, PasswordLogin
 from reconciler.delivery.oauth2 import OAuth2Tokens
 from reconciler.delivery.options import ProbeOptions
 from reconciler.delivery.probe_checks import Finding, Observed, StepResult, assess
-from reconciler.delivery.settings_login import token_request
+from reconciler.delivery.settings_login import settings_login
+from reconciler.delivery.token_endpoint import TokenRequest
 from reconciler.delivery.transport import SmtpConnection, SmtpEndpoint, tls_context
 from reconciler.model import Resource, ResourceKey, VaultReference
 from reconciler.vault.errors import VaultLookupError
@@ -160,17 +161,16 @@ def _logins(
 ) -> dict[ResourceKey, Login | str]:
     """Each settings' login (its password read now, concurrently), or the reason Vault
     did not give the password."""
+
+    def tokens(request: TokenRequest) -> OAuth2Tokens:
+        return OAuth2Tokens(request, ca_file=options.ca_file, timeout=options.timeout)
+
+    # An OAuth2 login reads its secret when a token is fetched, as delivery's does.
     logins: dict[ResourceKey, Login | str] = {
-        resource.key: OAuth2Login(
-            resource.spec["username"],
-            OAuth2Tokens(
-                token_request(resource.spec, resolver),
-                ca_file=options.ca_file,
-                timeout=options.timeout,
-            ),
-        )
+        resource.key: login
         for resource in settings
         if "oauth2" in resource.spec
+        and (login := settings_login(resource.spec, resolver, tokens)) is not None
     }
     references = {
         resource.key: VaultReference.from_spec(resource.spec["password"])
